@@ -1,0 +1,1 @@
+"""Sub-commands of ``booth``; each module exposes ``register(subparsers)``."""

@@ -1,0 +1,5 @@
+"""booth process / preview / eval (being written)."""
+
+
+def register(sub) -> None:
+    pass

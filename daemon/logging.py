@@ -1,0 +1,83 @@
+"""Structured logging: JSON lines when not on a terminal, readable console
+output on one. Secrets registered with ``register_secret`` are redacted from
+every line, and tracebacks never carry local variables."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+import structlog
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+REDACTED = "[REDACTED]"
+
+
+def register_secret(value: str | None) -> None:
+    """Never print ``value`` again (an access token, a client secret)."""
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v) for v in value)
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    return value
+
+
+def redact_secrets(_logger, _name, event_dict: dict) -> dict:
+    """structlog processor: replaces every registered secret, anywhere in the event."""
+    if not _secrets:
+        return event_dict
+    return {k: _scrub(v) for k, v in event_dict.items()}
+
+
+def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
+    stream = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "console" if stream.isatty() else "json"
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if fmt == "json":
+        renderer: list = [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
+            redact_secrets,
+            structlog.processors.JSONRenderer(),
+        ]
+    else:
+        renderer = [
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            structlog.dev.ConsoleRenderer(colors=stream.isatty()),
+        ]
+    structlog.configure(
+        processors=[*shared, *renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None, **bind):
+    return structlog.get_logger(name).bind(**bind) if bind else structlog.get_logger(name)

@@ -1,0 +1,1 @@
+"""The outside world: Shopify, model downloads."""

@@ -1,0 +1,1 @@
+"""Publishing finished images to Shopify through the GraphQL Admin API."""

@@ -39,6 +39,9 @@ class WatchConfig(Section):
     settle_seconds: float = Field(2.0, ge=0, le=3600)
     rescan_seconds: float = Field(60.0, gt=0, le=86400)
     extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"])
+    ignore: list[str] = Field(
+        default_factory=lambda: [".*", "._*", "~*", "*.part", "*.tmp", "*.crdownload", "Thumbs.db", "desktop.ini"],
+        description="file-name patterns never taken (hidden, temporary and partial files)")
 
 
 class OutputConfig(Section):
@@ -53,6 +56,7 @@ class RouteRule(Section):
     category: str = DEFAULT_CATEGORY
     product: str = Field("{product}", description="template over the regex's named groups")
     view: str = Field("{view}", description="template over the regex's named groups")
+    index: str = Field("{index}", description="template over the regex's named groups: the photo's order in a view")
 
     @model_validator(mode="after")
     def _one_matcher(self):
@@ -77,9 +81,11 @@ class ModelsConfig(Section):
 
 
 class MetricsConfig(Section):
+    """The optional Prometheus endpoint (``/metrics``)."""
+
     enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(9464, ge=1, le=65535)
+    host: str = Field("127.0.0.1", description="address to bind; keep it loopback unless a firewall guards the port")
+    port: int = Field(9464, ge=0, le=65535, description="0 picks a free port")
 
 
 class LoggingConfig(Section):

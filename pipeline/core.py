@@ -1,16 +1,29 @@
-"""process = load -> segment -> finish. (Stages being written.)"""
+"""process = segment -> finish; finish = refine -> compose -> shadow -> brand -> encode.
+
+The daemon runs ``load_photo``, ``segment_photo`` and ``finish`` as separate
+overlapping stages; ``process`` chains them for the command line.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
+from pipeline.brand import brand
+from pipeline.compose import Box, background_canvas, paste, plan_layout, subject_box
+from pipeline.encode import encode
 from pipeline.load import Photo
 from pipeline.profile import Profile
-from pipeline.segment.base import Segmentation, Segmenter
+from pipeline.refine import guided_upsample, refine
+from pipeline.segment.base import Segmentation, Segmenter, downsample
+from pipeline.shadow import shadow_matte
+
+_MARGIN_PX = 8  # canvas pixels kept around the subject box so soft edges are not cut
 
 
 @dataclass(frozen=True)
@@ -26,16 +39,95 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._t) * 1000
+        self._t = now
+
+
+def segment_photo(photo: Photo, segmenter: Segmenter, working_size: int = 1024) -> Segmentation:
+    """The photo's own transparency when it has some (a PNG already cut
+    out), else what the segmenter says."""
+    if photo.alpha is not None:
+        alpha = downsample(photo.alpha, working_size).astype(np.float32) * (1 / 255)
+        return Segmentation(alpha=alpha)
+    return segmenter.segment(photo.rgb)
+
+
 def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
            fields: Mapping[str, str] | None = None) -> Result:
-    raise NotImplementedError("being written")
+    """Everything after segmentation, for one photo. Pure: inputs are not modified."""
+    clock = _Clock()
+    rgb, seg = photo.rgb, segmentation
+    full_h, full_w = rgb.shape[:2]
+    work_h, work_w = seg.alpha.shape
+    sx, sy = full_w / work_w, full_h / work_h
+    box = subject_box(seg.alpha, profile.compose.subject_threshold)
+    subject = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+    layout = plan_layout(subject, profile.compose)
+    k = layout.scale
+    # The source region we carry over: the subject plus a margin for soft edges.
+    m = _MARGIN_PX / k
+    X0, Y0 = max(0, math.floor(subject.x0 - m)), max(0, math.floor(subject.y0 - m))
+    X1, Y1 = min(full_w, math.ceil(subject.x1 + m)), min(full_h, math.ceil(subject.y1 + m))
+    at = (round(layout.target[0] + (X0 - subject.x0) * k), round(layout.target[1] + (Y0 - subject.y0) * k))
+    size = (max(1, round((X1 - X0) * k)), max(1, round((Y1 - Y0) * k)))
+    interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
+    crop = cv2.resize(rgb[Y0:Y1, X0:X1], size, interpolation=interp)
+    coarse, background = _coarse_region(seg, (X0 / sx, Y0 / sy, X1 / sx, Y1 / sy))
+    clock.lap("compose")
+    fg, alpha = refine(crop, coarse, background, profile.refine, subject_px=max(size))
+    clock.lap("refine")
+    matte = shadow_matte(profile.shadow, layout, alpha, at, seg.shadow, sx)
+    canvas = background_canvas(profile.compose, matte, profile.shadow.opacity)
+    clock.lap("shadow")
+    canvas = paste(canvas, fg, alpha, at)
+    clock.lap("compose")
+    canvas = brand(canvas, profile.brand, fields or {})
+    clock.lap("brand")
+    data = encode(canvas, profile.encode)
+    clock.lap("encode")
+    return Result(canvas, data, profile.encode.extension, seg, clock.timings)
 
 
 def process(photo: Photo, profile: Profile, segmenter: Segmenter,
             fields: Mapping[str, str] | None = None) -> Result:
     t0 = time.perf_counter()
-    segmentation = segmenter.segment(photo.rgb)
+    segmentation = segment_photo(photo, segmenter)
     segment_ms = (time.perf_counter() - t0) * 1000
     result = finish(photo, segmentation, profile, fields)
     result.timings["segment"] = segment_ms
     return result
+
+
+def full_alpha(photo: Photo, segmentation: Segmentation, radius_frac: float = 0.004,
+               eps: float = 1e-3) -> np.ndarray:
+    """The matte at the photo's own size (float32 in [0,1]), edge-aware, for
+    ``--mask-dir`` and ``booth eval``."""
+    h, w = photo.rgb.shape[:2]
+    alpha = segmentation.alpha
+    if alpha.shape == (h, w):
+        return alpha.copy()
+    radius = max(1, round(radius_frac * max(h, w) * alpha.shape[1] / w))
+    return guided_upsample(alpha, photo.rgb, radius, eps)
+
+
+def _coarse_region(seg: Segmentation, box: tuple[float, float, float, float]):
+    """Crop the working-resolution alpha (and sweep model) to ``box`` (working
+    pixels, fractional), resampled so it covers exactly the same region as the
+    full-resolution crop."""
+    x0, y0, x1, y1 = box
+    size = (max(2, round(x1 - x0)), max(2, round(y1 - y0)))
+    m = np.float32([[size[0] / (x1 - x0), 0, -x0 * size[0] / (x1 - x0)],
+                    [0, size[1] / (y1 - y0), -y0 * size[1] / (y1 - y0)]])
+    alpha = cv2.warpAffine(seg.alpha, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    background = None
+    if seg.background is not None:
+        background = cv2.warpAffine(seg.background, m, size, flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+    return alpha, background

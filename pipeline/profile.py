@@ -46,8 +46,17 @@ class LoadParams(Params):
 
 
 class RefineParams(Params):
+    @field_validator("levels")
+    @classmethod
+    def _levels_order(cls, value):
+        if not 0 <= value[0] < value[1] <= 1:
+            raise ValueError("levels must be (low, high) with 0 <= low < high <= 1")
+        return value
+
     radius: float = Field(0.004, gt=0, le=0.05, description="guided filter radius, fraction of the subject's long side")
     eps: float = Field(1e-3, gt=0, description="guided filter regularisation (guide in 0..1)")
+    levels: tuple[float, float] = Field((0.1, 0.9), description="matte values mapped to 0 and 1 after filtering: "
+                                        "hard-surfaced gear has solid edges, not a translucent rim")
     choke_px: float = Field(0.0, ge=0, le=20, description="shrink the matte by this many output pixels")
     feather_px: float = Field(0.0, ge=0, le=20, description="soften the matte edge by this many output pixels")
     decontaminate: bool = True
@@ -168,3 +177,9 @@ class Profile(Params):
     shadow: ShadowParams = ShadowParams()
     brand: BrandParams = BrandParams()
     encode: EncodeParams = EncodeParams()
+
+    @model_validator(mode="after")
+    def _transparency_needs_alpha(self):
+        if self.compose.background == "transparent" and self.encode.format == "jpeg":
+            raise ValueError("compose.background 'transparent' needs encode.format png or webp (JPEG has no alpha)")
+        return self

@@ -1,0 +1,135 @@
+"""Layout and compositing: crop to the subject, scale it into the padded
+canvas, align it, and lay it over the background."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.errors import BadPhoto
+from pipeline.profile import ComposeParams
+
+
+class NoSubject(BadPhoto):
+    reason = "no product found"
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def scaled(self, s: float) -> "Box":
+        return Box(self.x0 * s, self.y0 * s, self.x1 * s, self.y1 * s)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the subject goes: source box (full-resolution photo pixels) ->
+    target box (canvas pixels, integers), and the scale between them."""
+
+    source: Box
+    target: tuple[int, int, int, int]  # x0, y0, x1, y1 on the canvas
+    scale: float
+    canvas: tuple[int, int]            # width, height
+
+    def to_canvas(self) -> np.ndarray:
+        """2x3 affine matrix from full-resolution photo pixels to canvas pixels."""
+        tx0, ty0, tx1, ty1 = self.target
+        sx = (tx1 - tx0) / self.source.width
+        sy = (ty1 - ty0) / self.source.height
+        return np.array([[sx, 0, tx0 - self.source.x0 * sx], [0, sy, ty0 - self.source.y0 * sy]], np.float32)
+
+
+def subject_box(alpha: np.ndarray, threshold: float) -> Box:
+    """Bounding box of ``alpha > threshold`` in alpha's pixels (x1, y1 exclusive)."""
+    mask = alpha > threshold
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise NoSubject("the segmenter found no product in the photo (is the photo empty or not on a sweep?)")
+    return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+
+
+def plan_layout(subject: Box, params: ComposeParams) -> Layout:
+    """Scale ``subject`` (photo pixels) to fit the padded canvas, then align it."""
+    cw, ch = params.width, params.height
+    pad = params.padding
+    left, right = cw * pad.left / 100, cw * (1 - pad.right / 100)
+    top, bottom = ch * pad.top / 100, ch * (1 - pad.bottom / 100)
+    scale = min((right - left) / subject.width, (bottom - top) / subject.height)
+    if not params.upscale:
+        scale = min(scale, 1.0)
+    w = max(1, round(subject.width * scale))
+    h = max(1, round(subject.height * scale))
+    x0 = round((left + right - w) / 2)
+    y0 = round(bottom - h) if params.align == "bottom" else round((top + bottom - h) / 2)
+    return Layout(source=subject, target=(x0, y0, x0 + w, y0 + h), scale=scale, canvas=(cw, ch))
+
+
+def background_canvas(params: ComposeParams, shadow: np.ndarray | None, opacity: float) -> np.ndarray:
+    """The empty canvas with the shadow laid on it: uint8 HxWx3 for a colour,
+    HxWx4 (black shadow in the alpha channel) for ``transparent``."""
+    h, w = params.height, params.width
+    if params.background == "transparent":
+        canvas = np.zeros((h, w, 4), np.uint8)
+        if shadow is not None:
+            canvas[..., 3] = np.clip(shadow * (255 * opacity) + 0.5, 0, 255).astype(np.uint8)
+        return canvas
+    canvas = np.empty((h, w, 3), np.uint8)
+    canvas[:] = params.background
+    if shadow is not None:
+        ys, xs = _nonzero_box(shadow)
+        if ys is not None:
+            # A flat colour darkened by the shadow: each channel is colour * shade.
+            shade = 1 - opacity * shadow[ys, xs]
+            canvas[ys, xs] = cv2.merge([cv2.convertScaleAbs(shade, alpha=c) for c in params.background])
+    return canvas
+
+
+def paste(canvas: np.ndarray, rgb: np.ndarray, alpha: np.ndarray, at: tuple[int, int]) -> np.ndarray:
+    """Lay ``rgb`` (uint8 hxwx3) with ``alpha`` (float32 hxw) over ``canvas`` at
+    (x, y). Returns a new canvas; the parts outside the canvas are dropped."""
+    out = canvas.copy()
+    x, y = at
+    h, w = alpha.shape
+    cx0, cy0 = max(x, 0), max(y, 0)
+    cx1, cy1 = min(x + w, out.shape[1]), min(y + h, out.shape[0])
+    if cx0 >= cx1 or cy0 >= cy1:
+        return out
+    src = (slice(cy0 - y, cy1 - y), slice(cx0 - x, cx1 - x))
+    dst = (slice(cy0, cy1), slice(cx0, cx1))
+    if out.shape[2] == 4:
+        a = alpha[src][..., None]
+        fg = rgb[src].astype(np.float32)
+        under_a = out[dst][..., 3:4].astype(np.float32) * (1 / 255)
+        under = out[dst][..., :3].astype(np.float32)
+        out_a = a + under_a * (1 - a)
+        colour = (fg * a + under * under_a * (1 - a)) / np.maximum(out_a, 1e-6)
+        out[dst] = np.concatenate([colour, out_a * 255], axis=2).clip(0, 255).round().astype(np.uint8)
+    else:
+        weight = np.ascontiguousarray(alpha[src])
+        out[dst] = cv2.blendLinear(np.ascontiguousarray(rgb[src]), np.ascontiguousarray(out[dst]),
+                                   weight, 1 - weight)
+    return out
+
+
+def _nonzero_box(matte: np.ndarray, floor: float = 1e-3):
+    mask = matte > floor
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None, None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)

@@ -1,11 +1,373 @@
-"""Placeholder: the model-free white-sweep segmenter (being written)."""
+"""The embedded segmenter for photos on a light photo sweep: no model, just
+the sweep.
+
+The sweep is fitted from the photo's border as a smooth surface in CIELAB
+(a low-order polynomial, so vignetting and light fall-off stay background),
+then each pixel is judged against it:
+
+- product: its own colour (chroma off the sweep and off the sweep's shadows;
+  a shadow is the sweep, darker, with the sweep's chroma scaled down), darker
+  than any shadow gets, much brighter than the sweep, a sharp lightness edge or
+  fine texture (shadows are smooth; this is what finds white on white);
+- lit sweep: within a small colour difference of the fit;
+- shade: everything else, smooth and neutral -- a shadow, or a smooth part of
+  the product. Shade that the product surrounds is product; shade that fades
+  out into the lit sweep is shadow.
+
+Enclosed holes are filled unless they look see-through -- lit sweep, wide
+enough, rimmed by solid product (a strap loop stays open, a white product's
+interior inside its outline is filled) --, specks too small to be a product
+are dropped, and the edge is made soft
+by a local two-colour fit (product colour against the background right next to
+it), which places it to a fraction of a working pixel. Everything runs at the
+working resolution with vectorised numpy/OpenCV operations.
+
+A photo whose border is not a light sweep (a black backdrop, a scene) gets the
+honest answer: ``NoSweep``, a bad-photo error the daemon quarantines with its reason.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
 from pydantic import Field
 
+from pipeline.errors import NoSweep
 from pipeline.profile import Params
+from pipeline.segment.base import Segmentation, downsample
+
+_FIT_CELLS = 64  # the sweep is fitted on a grid this many cells along the long side
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_RIM = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # how far round a hole its rim is judged
+_MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours are too alike to mix
+_LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
 
 class WhiteStudioParams(Params):
-    working_size: int = Field(1024, ge=256, le=4096)
+    working_size: int = Field(1024, ge=256, le=4096, description="long side in pixels the photo is segmented at")
+    border: float = Field(0.04, gt=0, le=0.25, description="width of the border strip the sweep is first fitted on, fraction of the long side")
+    surface_degree: int = Field(2, ge=0, le=3, description="degree of the polynomial surface fitted to the sweep (vignetting, fall-off)")
+    sweep_tolerance: float = Field(3.0, gt=0, le=30, description="colour difference (CIELAB delta E) within which a pixel is the lit sweep")
+    chroma_tolerance: float = Field(5.0, gt=0, le=50, description="chroma off the sweep and its shadows that marks the product's own colour")
+    shadow_tint: float = Field(12.0, ge=0, le=100, description="extra chroma a shadow may pick up from light bounced off the product, per unit of darkening")
+    brighter_tolerance: float = Field(15.0, gt=0, le=100, description="lightness (L*) above the fitted sweep that marks product; a little brighter is a patch of the sweep")
+    shadow_floor: float = Field(0.4, ge=0, lt=1, description="darkest a shadow gets, as a fraction of the sweep's lightness; darker is product")
+    edge_threshold: float = Field(2.0, gt=0, le=50, description="lightness gradient (L* per working pixel) that marks a product edge; shadow edges are softer")
+    texture_threshold: float = Field(1.0, gt=0, le=50, description="mean lightness curvature (|Laplacian|, L*) that marks product texture; shadows are smooth")
+    shade_open_share: float = Field(0.25, ge=0, le=1, description="a smooth shadow-toned patch is product when less than this share of its rim is lit sweep")
+    hole_sweep_share: float = Field(0.5, gt=0, le=1, description="an enclosed hole stays open when at least this share of it is lit sweep")
+    hole_rim_solid: float = Field(0.3, ge=0, le=1, description="...and at least this share of its rim is solid product, not just an outline")
+    hole_min_width: float = Field(8.0, ge=0, le=100, description="...and is at least this wide in working pixels (a glint on glass is a thin slit)")
+    min_object: float = Field(0.0004, ge=0, lt=0.5, description="smallest object (or hole) kept, fraction of the photo's area; smaller specks are dust")
+    edge_band: int = Field(3, ge=1, le=16, description="half-width in working pixels of the band where the edge is made soft")
+    min_sweep_lightness: float = Field(45.0, ge=0, le=100, description="a backdrop darker than this (L*) is not a light sweep: no cut-out is made")
+    min_sweep_border: float = Field(0.3, gt=0, le=1, description="share of the border that must fit one smooth sweep, else no cut-out is made")
+
+
+@dataclass(frozen=True)
+class SweepFit:
+    """The fitted sweep at working resolution: ``lab`` float32 HxWx3 (L* 0..100,
+    a*, b*), ``rgb`` float32 HxWx3 sRGB 0..255 and its ``grey`` level HxW."""
+
+    lab: np.ndarray
+    rgb: np.ndarray
+    grey: np.ndarray
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Per-pixel verdicts at working resolution, uint8 0/1 masks: ``evidence``
+    of product, ``lit`` sweep, and ``solid`` product (its own colour or too dark
+    for a shadow, as opposed to an edge or texture alone)."""
+
+    evidence: np.ndarray
+    lit: np.ndarray
+    solid: np.ndarray
+
+
+class WhiteStudioSegmenter:
+    """Segments a photo on a light sweep. ``segment`` takes an HxWx3 uint8 sRGB
+    photo, never modifies it, and returns alpha, the fitted sweep and the
+    photo's own shadow at the working resolution (long side ``working_size``).
+    Without a light sweep it raises ``NoSweep``: there is nothing to cut against."""
+
+    name = "white-studio"
+
+    def __init__(self, params: WhiteStudioParams = WhiteStudioParams()) -> None:
+        self.params = params
+        r = params.edge_band
+        self._band_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        self._close_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+
+    def segment(self, rgb: np.ndarray) -> Segmentation:
+        _check(rgb)
+        p = self.params
+        small = np.ascontiguousarray(downsample(rgb, p.working_size))
+        lab = to_lab(small)
+        sweep = fit_sweep(lab, p)
+        if sweep is None:
+            raise NoSweep("the photo's border is not a light sweep (dark or busy backdrop): white-studio "
+                          "cannot cut it out; reshoot on the sweep or use an ONNX model")
+        region = self.regions(judge(lab, sweep, p))
+        alpha = two_colour_alpha(small, region, self._band_kernel, 4 * p.edge_band + 1)
+        return Segmentation(alpha=alpha, background=sweep.rgb, shadow=own_shadow(small, sweep, alpha))
+
+    def regions(self, seen: Judgement) -> np.ndarray:
+        """Product regions (uint8 0/1) from the per-pixel verdicts."""
+        p = self.params
+        min_area = p.min_object * seen.lit.size
+        claimed = claim_enclosed_shade(seen.evidence, seen.lit, p.shade_open_share)
+        closed = cv2.morphologyEx(claimed, cv2.MORPH_CLOSE, self._close_kernel)
+        # Solid: the product's own colour or darkness, or anything thicker than
+        # an outline.
+        solid = seen.solid | cv2.erode(closed, self._band_kernel)
+        filled = fill_holes(closed, seen.lit, solid, p, min_area)
+        return drop_specks(filled, min_area)
+
+
+def _check(rgb: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        got = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise ValueError(f"white-studio needs an HxWx3 uint8 sRGB array, got {got}")
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 sRGB -> float32 CIELAB (L* 0..100, a*, b* around 0)."""
+    return cv2.transform(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab).astype(np.float32), _LAB_SCALE)
+
+
+# --- the sweep ---------------------------------------------------------------
+
+def fit_sweep(lab: np.ndarray, p: WhiteStudioParams) -> SweepFit | None:
+    """Fits the sweep as a polynomial surface per Lab channel: first robustly on
+    the border strip (rejecting what the product covers where it touches the
+    frame), then on every grid cell that matches that first fit, so a curved
+    sweep is modelled by the sweep itself. None when the border is not a light
+    sweep."""
+    h, w = lab.shape[:2]
+    gw, gh = _grid_size(w, h)
+    cells = cv2.resize(lab, (gw, gh), interpolation=cv2.INTER_AREA).reshape(-1, 3)
+    terms = _poly_terms(gw, gh, p.surface_degree)
+    strip = _strip(gw, gh, p.border).ravel()
+    coef, fits = _robust_fit(terms[strip], cells[strip])
+    if fits.mean() < p.min_sweep_border:
+        return None
+    residual = np.linalg.norm(_apply(terms, coef) - cells, axis=1)
+    matching = residual < p.sweep_tolerance
+    if matching.sum() > 2 * terms.shape[1]:
+        coef, _ = _robust_fit(terms[matching], cells[matching])
+    surface = _apply(terms, coef).reshape(gh, gw, 3).astype(np.float32)
+    surface[..., 0] = np.clip(surface[..., 0], 0.0, 100.0)
+    if np.median(surface[..., 0]) < p.min_sweep_lightness:
+        return None
+    rgb = np.clip(cv2.cvtColor(surface, cv2.COLOR_Lab2RGB) * 255.0, 0.0, 255.0)
+    size = (w, h)
+    return SweepFit(lab=cv2.resize(surface, size, interpolation=cv2.INTER_LINEAR),
+                    rgb=cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR),
+                    grey=cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_LINEAR))
+
+
+def _grid_size(w: int, h: int) -> tuple[int, int]:
+    scale = _FIT_CELLS / max(w, h)
+    return max(4, round(w * scale)), max(4, round(h * scale))
+
+
+def _poly_terms(gw: int, gh: int, degree: int) -> np.ndarray:
+    """Monomials x^i y^j (i + j <= degree) at the cell centres, x and y in [-1, 1]."""
+    x = (np.arange(gw) + 0.5) / gw * 2 - 1
+    y = (np.arange(gh) + 0.5) / gh * 2 - 1
+    xx, yy = np.meshgrid(x, y)
+    xx, yy = xx.ravel(), yy.ravel()
+    return np.stack([xx ** i * yy ** j for i in range(degree + 1) for j in range(degree + 1 - i)], axis=1)
+
+
+def _strip(gw: int, gh: int, border: float) -> np.ndarray:
+    n = max(1, round(border * max(gw, gh)))
+    strip = np.ones((gh, gw), bool)
+    strip[n:-n, n:-n] = False
+    return strip
+
+
+def _robust_fit(terms: np.ndarray, values: np.ndarray, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares that drops outliers (product cells) round by round. It
+    starts from the cells near the median colour, so a product covering less
+    than half the strip cannot drag the fit. Returns the coefficients and
+    which cells fit."""
+    dist = np.linalg.norm(values - np.median(values, axis=0), axis=1)
+    keep = dist <= max(4.0, 2.5 * np.median(dist))
+    coef = np.zeros((terms.shape[1], 3))
+    for _ in range(rounds):
+        if keep.sum() < terms.shape[1]:
+            break
+        coef = _least_squares(terms[keep], values[keep])
+        dist = np.linalg.norm(_apply(terms, coef) - values, axis=1)
+        keep = dist <= max(1.5, 3.0 * 1.4826 * np.median(dist[keep]))
+    return coef, keep
+
+
+def _least_squares(terms: np.ndarray, values: np.ndarray) -> np.ndarray:
+    # Normal equations with einsum: a few thousand rows by at most ten terms
+    # does not need LAPACK, and a threaded BLAS only spins on a busy machine.
+    gram = np.einsum("ij,ik->jk", terms, terms) + 1e-9 * np.eye(terms.shape[1])
+    return np.linalg.solve(gram, np.einsum("ij,ik->jk", terms, values))
+
+
+def _apply(terms: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,jk->ik", terms, coef)
+
+
+# --- per-pixel judgement -----------------------------------------------------
+
+def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
+    """Judges every pixel of the working image (float32 Lab) against the sweep."""
+    L, a, b = cv2.split(lab)
+    Ls, As, Bs = cv2.split(sweep.lab)
+    ratio = L / np.maximum(Ls, 1.0)
+    shade = np.minimum(ratio, 1.0)
+    # A shadow keeps the sweep's hue with its chroma scaled by the darkening.
+    off_chroma = cv2.magnitude(a - shade * As, b - shade * Bs)
+    dl = L - Ls
+    # Light bounced off the product tints its shadow: allow more the darker it is.
+    colour = off_chroma > p.chroma_tolerance + p.shadow_tint * (1.0 - shade)
+    tone = (ratio < p.shadow_floor) | (dl > p.brighter_tolerance)
+    lit = (np.abs(dl) < p.sweep_tolerance) & (off_chroma < p.sweep_tolerance)
+    edges, texture = edges_and_texture(L)
+    # Shadows are smooth: a sharp edge or fine texture is the product (this is
+    # what finds a white product on white), as long as it is not the lit sweep.
+    detail = (edges > p.edge_threshold) | ((texture > p.texture_threshold) & ~lit)
+    return Judgement(evidence=(colour | tone | detail).view(np.uint8), lit=lit.view(np.uint8),
+                     solid=(colour | tone).view(np.uint8))
+
+
+def edges_and_texture(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude (L* per pixel) and texture (mean |Laplacian| over 5x5)
+    after a light blur that quiets JPEG noise. A soft shadow has a gradient but
+    almost no curvature; fur or fabric has plenty of both."""
+    smooth = cv2.GaussianBlur(lightness, (5, 5), 1.0)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    curvature = np.abs(cv2.Laplacian(smooth, cv2.CV_32F, ksize=1))
+    return cv2.magnitude(gx, gy), cv2.blur(curvature, (5, 5))
+
+
+# --- regions -----------------------------------------------------------------
+
+def claim_enclosed_shade(evidence: np.ndarray, lit: np.ndarray, open_share: float) -> np.ndarray:
+    """Adds to ``evidence`` the shade patches the product surrounds. A patch
+    that is neither product evidence nor lit sweep is a shadow or a smooth part
+    of the product: a shadow fades out into the lit sweep along much of its
+    rim, a smooth part of the product is rimmed by the product (with at most a
+    small gap). Patches whose rim is less than ``open_share`` lit are claimed."""
+    shade = (1 - evidence) & (1 - lit)
+    n, labels = cv2.connectedComponents(shade, connectivity=4)
+    if n <= 1:
+        return evidence
+    # Each rim pixel is credited to one patch next to it (the highest label).
+    near = cv2.dilate(labels.astype(np.float32), _CROSS).astype(np.int32)
+    rim = (shade == 0) & (near > 0)
+    owner = near[rim]
+    rim_len = np.bincount(owner, minlength=n)
+    rim_lit = np.bincount(owner[lit[rim] > 0], minlength=n)
+    claim = (rim_len > 0) & (rim_lit < open_share * rim_len)
+    claim[0] = False
+    if not claim.any():
+        return evidence
+    return evidence | claim[labels].view(np.uint8)
+
+
+def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, p: WhiteStudioParams,
+               min_area: float) -> np.ndarray:
+    """Fills the enclosed holes of ``mask`` (uint8 0/1) unless they look
+    see-through (``_see_through``): the gap in a strap or a tripod stays open,
+    a product's uniform interior is filled, and so is a white product's
+    interior that only its outline encloses. Holes under ``min_area`` pixels
+    are filled whatever they show, like specks outside."""
+    n, labels = cv2.connectedComponents(1 - mask, connectivity=4)
+    fill = np.ones(n, bool)
+    fill[0] = False  # label 0 is the mask itself
+    fill[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False  # not enclosed
+    if not fill.any():
+        return mask
+    area = np.bincount(labels.ravel(), minlength=n)
+    sweep = np.bincount(labels[lit > 0], minlength=n)
+    for k in np.flatnonzero(fill & (area >= min_area) & (sweep >= p.hole_sweep_share * area)):
+        fill[k] = not _see_through(labels == k, mask, solid, p)
+    return mask | fill[labels].view(np.uint8)
+
+
+def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, p: WhiteStudioParams) -> bool:
+    """Whether a lit hole is a gap in the product rather than a white patch on
+    it: wide enough to see through (a glint on glass is a thin slit) and
+    rimmed by solid product, not just by an outline."""
+    r = _RIM.shape[0] // 2
+    x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
+    box = np.s_[max(y - r, 0):y + h + r, max(x - r, 0):x + w + r]
+    hole = hole[box].view(np.uint8)
+    if cv2.distanceTransform(hole, cv2.DIST_L2, 3).max() < p.hole_min_width / 2:
+        return False
+    rim = (cv2.dilate(hole, _RIM) > hole) & (mask[box] > 0)
+    return bool(rim.any()) and float(solid[box][rim].mean()) >= p.hole_rim_solid
+
+
+def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """Removes connected parts smaller than ``min_area`` pixels (dust, noise);
+    every part at least that big is kept, so several products survive."""
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    keep = np.bincount(labels.ravel(), minlength=n) >= min_area
+    keep[0] = False
+    if keep[1:].all():
+        return mask
+    return keep[labels].view(np.uint8)
+
+
+# --- soft edge and shadow ----------------------------------------------------
+
+def two_colour_alpha(rgb: np.ndarray, region: np.ndarray, kernel: np.ndarray, window: int) -> np.ndarray:
+    """Soft alpha around the edge of ``region`` (uint8 0/1). Pixels deeper than
+    ``kernel`` inside are product, deeper outside are background; each pixel of
+    the band between is read as a mix of the product colour and the background
+    colour right next to it (local means over ``window``), which puts the edge
+    between working pixels and leaves the photo's shadow outside. Where the two
+    colours are too alike to tell apart, the region's own edge is used."""
+    inner = cv2.erode(region, kernel)
+    grown = cv2.dilate(region, kernel)
+    alpha = cv2.GaussianBlur(region.astype(np.float32), (0, 0), 0.7)
+    alpha[inner > 0] = 1.0
+    alpha[grown == 0] = 0.0
+    band = np.nonzero(grown > inner)
+    if len(band[0]) == 0:
+        return alpha
+    fg, fg_seen = _local_mean(rgb, inner, window, band)
+    bg, bg_seen = _local_mean(rgb, 1 - grown, window, band)
+    img = rgb[band].astype(np.float32)
+    contrast = fg - bg
+    c2 = np.einsum("ij,ij->i", contrast, contrast)
+    mix = np.einsum("ij,ij->i", img - bg, contrast) / np.maximum(c2, 1e-3)
+    known = (c2 > _MIN_CONTRAST ** 2) & fg_seen & bg_seen
+    alpha[band] = np.where(known, np.clip(mix, 0.0, 1.0), alpha[band])
+    return alpha
+
+
+def _local_mean(rgb: np.ndarray, mask: np.ndarray, window: int, at: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Mean colour of the ``mask`` pixels in a window around each pixel ``at``,
+    and whether there were any."""
+    size = (window, window)
+    total = cv2.boxFilter(cv2.bitwise_and(rgb, rgb, mask=mask), cv2.CV_32F, size, normalize=False)[at]
+    count = cv2.boxFilter(mask, cv2.CV_32F, size, normalize=False)[at]
+    return total / np.maximum(count, 1.0)[:, None], count > 0.5
+
+
+def own_shadow(rgb: np.ndarray, sweep: SweepFit, alpha: np.ndarray) -> np.ndarray:
+    """How much the photo darkens the sweep where the product is not: 0 lit
+    sweep .. 1 black, ``1 - photo / sweep`` on grey levels."""
+    # A blur that weighs only the sweep, so the product's dark edge does not
+    # leak into a ring of false shadow around it.
+    clear = 1.0 - alpha
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    seen = cv2.GaussianBlur(grey * clear, (5, 5), 0) / np.maximum(cv2.GaussianBlur(clear, (5, 5), 0), 1e-3)
+    lit = np.maximum(sweep.grey, 1.0)
+    shadow = np.clip(1.0 - seen / lit, 0.0, 1.0)
+    shadow[shadow < 0.02] = 0.0  # sensor and JPEG noise on a lit sweep
+    return shadow * clear

@@ -1,0 +1,209 @@
+"""The white-studio segmenter on small synthetic sweeps built here, and once
+on the full-size composites with exact masks."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.metrics import iou
+from pipeline.segment.base import Segmentation
+from pipeline.segment.white_studio import WhiteStudioParams, WhiteStudioSegmenter
+
+SIZE = 400
+SWEEP = (244, 244, 241)
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "synthetic_white_composites"
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> WhiteStudioSegmenter:
+    return WhiteStudioSegmenter(WhiteStudioParams())
+
+
+def sweep(vignette: float = 0.04, noise: float = 1.2) -> np.ndarray:
+    """float32 HxWx3: a near-white sweep, darker towards the corners by
+    ``vignette`` (a fraction of its brightness), with sensor noise."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / (SIZE - 1) * 2 - 1
+    falloff = 1 - vignette * (x * x + y * y) / 2
+    grain = np.random.default_rng(0).normal(0, noise, (SIZE, SIZE, 3)).astype(np.float32)
+    return np.array(SWEEP, np.float32) * falloff[..., None] + grain
+
+
+def put(image: np.ndarray, mask: np.ndarray, colour) -> np.ndarray:
+    """Composite a flat ``colour`` where ``mask`` (float 0..1) is set."""
+    a = mask[..., None]
+    return image * (1 - a) + np.array(colour, np.float32) * a
+
+
+def rect(top: int, left: int, bottom: int, right: int) -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[top:bottom, left:right] = 1
+    return mask
+
+
+def photo(image: np.ndarray) -> np.ndarray:
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+
+
+def inside(mask: np.ndarray, margin: int = 4) -> np.ndarray:
+    """bool: the mask's pixels at least ``margin`` pixels from its edge."""
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    return cv2.erode((mask > 0.5).astype(np.uint8), kernel).astype(bool)
+
+
+def outside(mask: np.ndarray, margin: int = 4) -> np.ndarray:
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    return cv2.dilate((mask > 0.5).astype(np.uint8), kernel) == 0
+
+
+@pytest.mark.parametrize("colour", [(200, 40, 40), (18, 18, 20), (90, 110, 150)], ids=["red", "black", "blue-grey"])
+def test_a_product_is_one_and_the_sweep_is_zero(segmenter, colour):
+    product = rect(120, 100, 300, 280)
+    alpha = segmenter.segment(photo(put(sweep(), product, colour))).alpha
+    assert alpha[inside(product)].min() > 0.95
+    assert alpha[outside(product)].max() < 0.05
+
+
+def test_a_soft_shadow_next_to_the_product_stays_sweep_and_is_reported(segmenter):
+    product = rect(140, 100, 300, 200)
+    shade = np.zeros((SIZE, SIZE), np.float32)
+    cv2.ellipse(shade, (230, 260), (70, 30), 0, 0, 360, 1.0, -1)
+    shade = cv2.GaussianBlur(shade, (0, 0), 10) * rect(0, 200, SIZE, SIZE)  # falls to the right
+    image = sweep() * (1 - 0.4 * shade[..., None])
+    seg = segmenter.segment(photo(put(image, product, (60, 90, 160))))
+    dark = (shade > 0.5) & outside(product)
+    assert dark.sum() > 1000
+    assert seg.alpha[dark].mean() < 0.02
+    assert seg.alpha[inside(product)].min() > 0.95
+    assert seg.shadow is not None
+    assert 0.25 < float(np.median(seg.shadow[dark])) < 0.55  # about the 40% it was darkened by
+    assert seg.shadow[inside(product)].max() == 0
+
+
+def test_vignetting_stays_sweep(segmenter):
+    product = rect(150, 150, 250, 250)
+    image = put(sweep(vignette=0.25), product, (40, 120, 60))  # corners about 25% darker
+    alpha = segmenter.segment(photo(image)).alpha
+    corners = np.zeros((SIZE, SIZE), bool)
+    corners[:60, :60] = corners[:60, -60:] = corners[-60:, :60] = corners[-60:, -60:] = True
+    assert alpha[corners].max() < 0.05
+    assert alpha[inside(product)].min() > 0.95
+
+
+def test_a_strap_loop_stays_open_while_an_enclosed_off_white_interior_is_filled(segmenter):
+    loop = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(loop, (110, 200), 70, 1.0, 16, lineType=cv2.LINE_AA)
+    box = rect(130, 230, 270, 370)
+    interior = rect(136, 236, 264, 364)
+    image = put(put(put(sweep(), loop, (30, 30, 34)), box, (70, 70, 75)), interior, (228, 224, 216))
+    alpha = segmenter.segment(photo(image)).alpha
+    hole = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(hole, (110, 200), 50, 1.0, -1)
+    assert alpha[inside(hole)].max() < 0.05
+    assert alpha[inside(loop, 2)].min() > 0.9
+    assert alpha[inside(interior)].min() > 0.95
+
+
+def test_a_product_running_off_the_frame_does_not_spoil_the_sweep(segmenter):
+    # The strap leaves the photo at the bottom and the body covers much of the left edge.
+    body, strap = rect(100, 0, 330, 220), rect(300, 250, SIZE, 300)
+    image = put(put(sweep(), body, (70, 75, 85)), strap, (25, 25, 25))
+    seg = segmenter.segment(photo(image))
+    product = np.maximum(body, strap)
+    assert seg.alpha[inside(body)].min() > 0.95 and seg.alpha[inside(strap)].min() > 0.95
+    assert seg.alpha[outside(product)].max() < 0.05
+    assert np.abs(seg.background - sweep(noise=0))[outside(product)].max() < 4
+
+
+def test_dust_is_removed_but_two_separate_objects_are_both_kept(segmenter):
+    camera, flash = rect(150, 60, 290, 230), rect(200, 290, 290, 340)
+    image = put(put(sweep(), camera, (25, 25, 28)), flash, (35, 35, 35))
+    specks = [(40, 40), (350, 60), (60, 330), (370, 370), (100, 260)]
+    for y, x in specks:
+        image[y:y + 3, x:x + 3] = 90
+    alpha = segmenter.segment(photo(image)).alpha
+    assert alpha[inside(camera)].min() > 0.95
+    assert alpha[inside(flash)].min() > 0.95
+    for y, x in specks:
+        assert alpha[y - 2:y + 5, x - 2:x + 5].max() < 0.05
+
+
+def test_a_white_product_with_visible_edges_on_white_is_mostly_found(segmenter):
+    body = np.zeros((SIZE, SIZE), np.float32)
+    cv2.rectangle(body, (110, 90), (290, 310), 1.0, -1)
+    outline = np.zeros((SIZE, SIZE), np.float32)
+    cv2.rectangle(outline, (110, 90), (290, 310), 1.0, 2)
+    # A white product a little brighter than a slightly grey sweep, its edges shaded.
+    image = put(put(sweep() * 0.96, body, (252, 252, 252)), outline, (205, 205, 205))
+    alpha = segmenter.segment(photo(image)).alpha
+    assert iou(alpha, body) > 0.9
+
+
+def test_the_photo_is_not_modified_and_outputs_have_the_documented_types(segmenter):
+    product = rect(120, 100, 300, 280)
+    rgb = photo(put(sweep(), product, (200, 40, 40)))
+    before = rgb.copy()
+    seg = segmenter.segment(rgb)
+    assert np.array_equal(rgb, before)
+    assert isinstance(seg, Segmentation)
+    assert seg.alpha.shape == (SIZE, SIZE) and seg.alpha.dtype == np.float32
+    assert 0 <= seg.alpha.min() and seg.alpha.max() <= 1
+    assert seg.background.shape == (SIZE, SIZE, 3) and seg.background.dtype == np.float32
+    clean = sweep(noise=0)
+    assert np.abs(seg.background - clean)[outside(product)].max() < 4
+    assert seg.shadow.shape == (SIZE, SIZE) and seg.shadow.dtype == np.float32
+    assert 0 <= seg.shadow.min() and seg.shadow.max() <= 1
+
+
+def test_a_large_photo_is_segmented_at_the_working_size():
+    segmenter = WhiteStudioSegmenter(WhiteStudioParams(working_size=256))
+    rgb = np.full((600, 800, 3), 240, np.uint8)
+    rgb[200:400, 300:500] = (30, 60, 200)
+    seg = segmenter.segment(rgb)
+    assert seg.alpha.shape == (192, 256)
+    assert seg.alpha[80:120, 110:140].min() > 0.95 and seg.alpha[:30].max() < 0.05
+
+
+def test_a_dark_backdrop_says_there_is_no_sweep(segmenter):
+    from pipeline.errors import BadPhoto, NoSweep
+
+    rgb = np.full((SIZE, SIZE, 3), 15, np.uint8)
+    rgb[150:250, 150:250] = 200
+    with pytest.raises(NoSweep) as err:
+        segmenter.segment(rgb)
+    assert isinstance(err.value, BadPhoto) and "not a light sweep" in str(err.value)
+
+
+def test_an_empty_sweep_gives_an_empty_cutout(segmenter):
+    assert segmenter.segment(photo(sweep())).alpha.max() < 0.05
+
+
+@pytest.mark.parametrize("bad", [np.zeros((50, 50), np.uint8), np.zeros((50, 50, 3), np.float32),
+                                 np.zeros((50, 50, 4), np.uint8)])
+def test_anything_but_an_rgb_uint8_photo_is_refused(segmenter, bad):
+    with pytest.raises(ValueError):
+        segmenter.segment(bad)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TESTDATA.is_dir(), reason="shared test photos not present")
+def test_the_composites_reach_the_quality_bar(segmenter):
+    from pipeline.load import load_photo
+
+    scores = []
+    for image in sorted((TESTDATA / "images").glob("*.jpg")):
+        truth = cv2.imread(str(TESTDATA / "masks" / f"{image.stem}.png"), cv2.IMREAD_GRAYSCALE)
+        alpha = segmenter.segment(load_photo(image).rgb).alpha
+        full = cv2.resize(alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        scores.append(iou(full, truth))
+    assert len(scores) == 4
+    assert np.mean(scores) >= 0.97, scores
+
+
+def test_a_narrow_white_glint_on_a_dark_product_is_filled(segmenter):
+    body = rect(120, 100, 300, 300)
+    glint = rect(180, 150, 192, 250)  # a 12 px band as white as the sweep: too narrow to see through
+    image = put(put(sweep(), body, (30, 32, 40)), glint, SWEEP)
+    alpha = segmenter.segment(photo(image)).alpha
+    assert alpha[inside(body)].min() > 0.9

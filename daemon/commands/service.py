@@ -1,0 +1,274 @@
+"""booth run / status / jobs / retry / reprocess"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from daemon.cli import config_path
+from daemon.config import Config, ConfigError, load_config
+from daemon.journal import FAILED, QUARANTINED, STATES, Job, Journal, JournalError
+from daemon.service import journal_path, read_health, sha256_file
+
+
+def register(sub) -> None:
+    run = sub.add_parser("run", help="watch the hot folders and process every photo (the daemon)")
+    run.add_argument("--config", help="config file (default: $BOOTH_CONFIG, ./config.yaml, /etc/booth/config.yaml)")
+    run.set_defaults(func=run_command)
+
+    status = sub.add_parser("status", help="jobs per state, throughput, failures and watcher health")
+    status.add_argument("--config")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=status_command)
+
+    jobs = sub.add_parser("jobs", help="list jobs")
+    jobs.add_argument("--config")
+    jobs.add_argument("--state", choices=STATES)
+    jobs.add_argument("--limit", type=int, default=100)
+    jobs.add_argument("--json", action="store_true")
+    jobs.set_defaults(func=jobs_command)
+
+    retry = sub.add_parser("retry", help="run failed or quarantined jobs again")
+    retry.add_argument("--config")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("job", nargs="?", type=int, help="a job id")
+    which.add_argument("--failed", action="store_true", help="every job waiting for a retry")
+    which.add_argument("--quarantined", action="store_true", help="every quarantined job (originals move back)")
+    retry.set_defaults(func=retry_command)
+
+    again = sub.add_parser("reprocess", help="process a photo (or every photo in a folder) again")
+    again.add_argument("--config")
+    again.add_argument("path")
+    again.set_defaults(func=reprocess_command)
+
+
+def _config(args) -> Config | None:
+    try:
+        return load_config(config_path(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+def _journal(config: Config) -> Journal:
+    return Journal(journal_path(config))
+
+
+# ----------------------------------------------------------------------- run
+
+def run_command(args) -> int:
+    from daemon.logging import configure, get_logger
+    from daemon.service import AlreadyRunning, Service
+    from pipeline.errors import PipelineError
+
+    config = _config(args)
+    if config is None:
+        return 2
+    configure(config.logging.level, config.logging.format)
+    hooks = []
+    try:
+        publisher = _publisher(config)
+        if publisher is not None:
+            hooks.append(publisher)
+        service = Service(config, publisher=publisher)
+        hooks += _attach(config, service)
+        return service.run()
+    except ConfigError as exc:
+        get_logger("service").error("cannot start", error=str(exc))
+        return 2
+    except (JournalError, PipelineError, AlreadyRunning) as exc:  # journal, segmenter, a second daemon
+        get_logger("service").error("cannot start", error=str(exc), error_type=type(exc).__name__)
+        return 1
+    finally:
+        for hook in hooks:
+            hook.close()
+
+
+def _attach(config: Config, service) -> list:
+    """Subscribers to the service's lifecycle events: systemd notify/watchdog and metrics."""
+    hooks = []
+    try:
+        from daemon.notify import Notifier, attach
+    except ImportError:
+        pass
+    else:
+        hooks.append(attach(service.events, service.health, Notifier.from_env()))
+    try:
+        from daemon.metrics import start_metrics
+    except ImportError:
+        pass
+    else:
+        hooks.append(start_metrics(config.metrics, service.events))
+    return hooks
+
+
+def _publisher(config: Config):
+    """The Shopify publisher when ``shopify.enabled``; None otherwise (jobs end when written)."""
+    if not config.shopify.enabled:
+        return None
+    from daemon.logging import register_secret
+
+    try:
+        from integrations.shopify.publish import Publisher
+    except ImportError as exc:
+        raise ConfigError(f"shopify.enabled is true but the publisher cannot be loaded: {exc}") from None
+    try:
+        return Publisher(config.shopify, on_secret=register_secret)
+    except Exception as exc:  # noqa: BLE001 - e.g. no access token configured: say so and stop
+        raise ConfigError(f"shopify: cannot set up the publisher: {exc}") from None
+
+
+# ----------------------------------------------------------------------- status
+
+def status_report(config: Config, journal: Journal, now: float | None = None) -> dict:
+    now = time.time() if now is None else now
+    oldest = journal.oldest_waiting()
+    health = read_health(config)
+    running = bool(health and not health.get("stopped") and _alive(health.get("pid")))
+    return {
+        "counts": journal.counts(),
+        "done_last_hour": journal.done_since(now - 3600),
+        "oldest_waiting": None if oldest is None else {
+            "job_id": oldest.id, "path": oldest.path, "age_s": round(now - oldest.created_at, 1),
+            "state": oldest.state},
+        "last_failures": [{"job_id": j.id, "path": j.path, "state": j.state, "error": j.error,
+                           "at": j.updated_at} for j in journal.last_failures(5)],
+        "daemon": {"running": running, **(health or {})},
+    }
+
+
+def _alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def status_command(args) -> int:
+    config = _config(args)
+    if config is None:
+        return 2
+    journal = _journal(config)
+    report = status_report(config, journal)
+    journal.close()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    d = report["daemon"]
+    if d["running"]:
+        print(f"daemon: running (pid {d['pid']}), watcher {'ok' if d.get('observer_alive') else 'DOWN'}, "
+              f"workers {'ok' if d.get('workers_alive') else 'DOWN'}, in flight {d.get('queue_depth', 0)}")
+    else:
+        print("daemon: not running")
+    print("jobs:   " + ", ".join(f"{state} {n}" for state, n in report["counts"].items()))
+    print(f"done in the last hour: {report['done_last_hour']}")
+    if report["oldest_waiting"]:
+        o = report["oldest_waiting"]
+        print(f"oldest waiting: job {o['job_id']} {o['path']} ({o['age_s']:.0f} s, {o['state']})")
+    for f in report["last_failures"]:
+        print(f"  {f['state']:<12} job {f['job_id']} {f['path']}: {f['error']}")
+    return 0
+
+
+# ----------------------------------------------------------------------- jobs
+
+def jobs_command(args) -> int:
+    config = _config(args)
+    if config is None:
+        return 2
+    journal = _journal(config)
+    jobs = journal.jobs(args.state, limit=args.limit, newest_first=True)
+    journal.close()
+    if args.json:
+        print(json.dumps([j.as_dict() for j in jobs], indent=2))
+        return 0
+    for job in jobs:
+        print(_job_line(job))
+    return 0
+
+
+def _job_line(job: Job) -> str:
+    total = sum(v for k, v in job.timings.items() if "." not in k)
+    where = job.output or job.quarantined_to or ""
+    extra = f" -> {where}" if where else ""
+    err = f"  [{job.error}]" if job.error else ""
+    return (f"{job.id:>6} {job.state:<12} {job.category or '-'}/{job.product_key or '-'}"
+            f" {job.path}{extra} {total:.0f} ms{err}")
+
+
+# ----------------------------------------------------------------------- retry / reprocess
+
+def retry_command(args) -> int:
+    config = _config(args)
+    if config is None:
+        return 2
+    journal = _journal(config)
+    try:
+        if args.job is not None:
+            job = journal.get(args.job)
+            if job is None:
+                print(f"no job {args.job}", file=sys.stderr)
+                return 1
+            targets = [job]
+        else:
+            targets = journal.jobs(FAILED if args.failed else QUARANTINED)
+        for job in targets:
+            _retry(journal, job)
+            print(f"job {job.id} queued again: {job.path}")
+        return 0
+    finally:
+        journal.close()
+
+
+def _retry(journal: Journal, job: Job) -> None:
+    # Requeue first, then put the original back: the daemon's intake then finds
+    # a waiting job for those bytes instead of a quarantined one.
+    stage = "publish" if job.stage == "publish" and job.output and Path(job.output).exists() else "load"
+    journal.requeue(job.id, stage=stage)
+    q = Path(job.quarantined_to) if job.quarantined_to else None
+    if q and q.exists() and not Path(job.path).exists():
+        Path(job.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(q), job.path)
+        note = q.with_name(q.name + ".error.json")
+        if note.exists():
+            note.rename(note.with_name(note.name + ".retried"))
+
+
+def reprocess_command(args) -> int:
+    config = _config(args)
+    if config is None:
+        return 2
+    target = Path(args.path).resolve()
+    files = [p for p in sorted(target.rglob("*")) if p.is_file()] if target.is_dir() else [target]
+    if not files or not files[0].exists():
+        print(f"{args.path}: no such file", file=sys.stderr)
+        return 1
+    journal = _journal(config)
+    try:
+        for path in files:
+            print(_reprocess(config, journal, path))
+        return 0
+    finally:
+        journal.close()
+
+
+def _reprocess(config: Config, journal: Journal, path: Path) -> str:
+    from daemon.router import Router
+
+    roots = [Path(r).resolve() for r in config.watch.paths]
+    root = next((r for r in sorted(roots, key=lambda r: -len(str(r))) if path.is_relative_to(r)), path.parent)
+    rel = path.relative_to(root).as_posix()
+    sha = sha256_file(path)
+    route = Router(config.routes).route(rel)
+    st = path.stat()
+    job, created = journal.add(sha, path, root=root, rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                               category=route.category, product_key=route.product_key, view=route.view,
+                               index=route.index, fields=route.fields)
+    if not created:
+        journal.requeue(job.id, stage="load")
+    return f"job {job.id} queued: {path}"

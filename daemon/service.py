@@ -1,0 +1,360 @@
+"""``booth run``: the long-running service, its intake and its signals.
+
+Start order: validate config -> open the journal (and recover jobs cut short by
+a crash) -> build and warm up the segmenter -> start the worker -> place the
+watches -> scan every root -> READY. Shutdown order is fixed: stop intake
+(watches, settler, scanner) -> drain the in-flight jobs within
+``workers.shutdown_timeout`` -> checkpoint what did not finish -> close the
+journal.
+
+SIGTERM/SIGINT stop; SIGHUP reloads the config and keeps the old one when the
+new one is invalid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+import pipeline
+from daemon import events as ev
+from daemon.config import Config, ConfigError, load_config
+from daemon.journal import DONE, Journal
+from daemon.logging import get_logger
+from daemon.router import Router
+from daemon.watch import Candidates, Settler, Watcher, scan
+from daemon.worker import Publisher, Worker, sweep_temp_files
+
+JOURNAL_FILE = "journal.sqlite3"
+HEALTH_FILE = "daemon.json"
+HEARTBEAT_SECONDS = 15.0
+
+log = get_logger("service")
+
+
+class AlreadyRunning(Exception):
+    """Another ``booth run`` holds this state directory: two would process every photo twice."""
+
+
+def lock_state_dir(state_dir: Path):
+    """An exclusive lock on ``state_dir/daemon.lock``, held for the process's life."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / "daemon.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyRunning(f"another booth run is already using {state_dir}") from None
+    return handle
+
+
+@dataclass(frozen=True)
+class Health:
+    observer_alive: bool
+    workers_alive: bool
+    idle: bool
+    last_progress: float  # time.monotonic() of the last finished stage
+    queue_depth: int
+    last_done: str | None
+
+
+def journal_path(config: Config) -> Path:
+    return Path(config.state_dir) / JOURNAL_FILE
+
+
+def build_segmenter(config: Config):
+    """The process's one segmenter; a learned model resolves to its installed, verified file."""
+    try:
+        from integrations.models import resolver
+    except ImportError:  # a build without the model registry: white-studio only
+        return pipeline.build_segmenter(config.segmenter)
+    return pipeline.build_segmenter(config.segmenter, resolve_model=resolver(Path(config.models_dir)),
+                                    cache_dir=Path(config.state_dir) / "cache")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Service:
+    def __init__(self, config: Config, *, publisher: Publisher | None = None, segmenter=None,
+                 finish=pipeline.finish) -> None:
+        self.config = config
+        self.events = ev.Events()
+        self._publisher = publisher
+        self._segmenter = segmenter
+        self._finish = finish
+        self._signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._rescan_now: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._known: dict[str, tuple[int | None, int | None]] = {}
+        self._intake_lock = threading.Lock()
+        self.journal: Journal | None = None
+        self._lock = None
+        self.worker: Worker | None = None
+        self._watcher: Watcher | None = None
+        self._settler: Settler | None = None
+        self._scanner: threading.Thread | None = None
+        self._started_at = time.time()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        config = self.config
+        if config.shopify.enabled and self._publisher is None:
+            raise ConfigError("shopify.enabled is true but no publisher is available")
+        self._lock = lock_state_dir(Path(config.state_dir))
+        self.journal = Journal(journal_path(config))
+        recovered = self.journal.recover()
+        if recovered:
+            log.info("resuming jobs cut short by the last stop", jobs=recovered)
+        self._known = self.journal.known_files()
+        try:
+            swept = sweep_temp_files(Path(config.output.dir))
+        except OSError:
+            swept = 0
+        if swept:
+            log.info("removed half-written files left by an earlier crash", files=swept)
+        self._router = Router(config.routes)
+        self._candidates = self._candidates_for(config)
+        if self._segmenter is None:
+            self._segmenter = build_segmenter(config)
+        self._segmenter.segment(np.full((64, 64, 3), 250, np.uint8))  # warm up: first call pays the setup
+        self.worker = Worker(config, self.journal, self._segmenter, self.events, publisher=self._publisher,
+                             finish=self._finish, on_superseded=self._hint)
+        self.worker.start()
+        self._start_intake(config)
+        self._write_health()
+        self.events.emit(ev.READY, segmenter=getattr(self._segmenter, "name", type(self._segmenter).__name__),
+                         provider=getattr(self._segmenter, "provider", "cpu"),
+                         watched=[str(p) for p in config.watch.paths])
+        log.info("ready", watched=[str(p) for p in config.watch.paths], output=str(config.output.dir),
+                 settle_seconds=config.watch.settle_seconds, jobs=self.journal.counts())
+
+    def _start_intake(self, config: Config) -> None:
+        self._settler = Settler(config.watch.settle_seconds, self._intake)
+        self._settler.start()
+        self._watcher = Watcher(config.watch.paths, polling=config.watch.polling,
+                                poll_interval=config.watch.poll_interval,
+                                on_file=self._hint_event, on_folder=self._rescan_now.put,
+                                on_overflow=self._rescan_roots)
+        self._watcher.start()
+        self._scanner = threading.Thread(target=self._scan_loop, args=(config.watch.rescan_seconds,),
+                                         name="scanner", daemon=True)
+        self._scanner.start()
+
+    def _stop_intake(self) -> None:
+        if self._watcher:
+            self._watcher.stop()
+        if self._scanner:
+            self._rescan_now.put(None)
+            self._scanner.join(timeout=10)
+        if self._settler:
+            self._settler.stop()
+
+    def stop(self) -> bool:
+        """Fixed order: stop intake, drain, checkpoint, close. True if everything drained."""
+        if self._stopping.is_set():
+            return True
+        self._stopping.set()
+        self.events.emit(ev.STOPPING)
+        log.info("stopping", queued=self.worker.queue_depth if self.worker else 0)
+        self._stop_intake()
+        drained = True
+        if self.worker:
+            drained = self.worker.stop(self.config.workers.shutdown_timeout)
+        if self.journal:
+            self._write_health(stopped=True)
+            self.journal.close()
+        if self._lock:
+            self._lock.close()
+        log.info("stopped", drained=drained)
+        return drained
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit status."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda signum, _frame: self._signals.put(signum))
+        self.start()
+        while True:
+            try:
+                signum = self._signals.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                continue
+            if signum == signal.SIGHUP:
+                self.reload()
+                continue
+            log.info("signal received", signal=signal.Signals(signum).name)
+            self.stop()
+            return 0
+
+    def reload(self) -> bool:
+        """Load and validate the config again; keep the running one if the new one is invalid."""
+        source = self.config.source
+        try:
+            new = load_config(source) if source else None
+        except ConfigError as exc:
+            log.error("config reload failed; keeping the running config", error=str(exc))
+            return False
+        if new is None:
+            log.warning("config reload: the running config has no source file")
+            return False
+        old, self.config = self.config, new
+        self._router = Router(new.routes)
+        self._candidates = self._candidates_for(new)
+        self.worker.config = new
+        if new.segmenter != old.segmenter or new.state_dir != old.state_dir or new.workers != old.workers:
+            log.warning("segmenter, state_dir and workers changes take effect at the next restart")
+        if new.watch != old.watch:
+            self._stop_intake()
+            self._start_intake(new)
+        log.info("config reloaded", source=str(source))
+        return True
+
+    def health(self) -> Health:
+        watcher, worker, settler = self._watcher, self.worker, self._settler
+        return Health(
+            observer_alive=bool(watcher and watcher.alive and settler and settler.alive),
+            workers_alive=bool(worker and worker.alive),
+            idle=bool(worker and worker.idle and settler and settler.pending == 0),
+            last_progress=worker.last_progress if worker else time.monotonic(),
+            queue_depth=worker.queue_depth if worker else 0,
+            last_done=worker.last_done if worker else None)
+
+    # ------------------------------------------------------------------ intake
+
+    def _hint_event(self, path: Path, closed: bool) -> None:
+        if self._candidates.accepts(path) and not self._stopping.is_set():
+            self._settler.hint(path, closed=closed)
+
+    def _hint(self, path: Path) -> None:
+        self._known.pop(str(path), None)
+        self._hint_event(path, False)
+
+    def _root_of(self, path: Path) -> Path | None:
+        roots = sorted((Path(r) for r in self.config.watch.paths), key=lambda r: len(str(r)), reverse=True)
+        for root in roots:
+            try:
+                path.relative_to(root)
+                return root
+            except ValueError:
+                continue
+        return None
+
+    def _intake(self, path: Path, size: int, mtime_ns: int) -> None:
+        """A stable file: record the version in the journal (once) and wake the worker."""
+        if self._stopping.is_set():
+            return
+        key = str(path)
+        if self._known.get(key) == (size, mtime_ns):
+            return  # this very version was seen already (a rescan, a late event)
+        root = self._root_of(path)
+        if root is None:
+            return
+        try:
+            sha = sha256_file(path)
+        except OSError:
+            return  # gone again: its new name (if any) brings its own hint
+        rel = path.relative_to(root).as_posix()
+        route = self._router.route(rel)
+        with self._intake_lock:
+            job, created = self.journal.add(sha, path, root=root, rel=rel, size=size, mtime_ns=mtime_ns,
+                                             category=route.category, product_key=route.product_key,
+                                             view=route.view, index=route.index, fields=route.fields)
+            self._known[key] = (size, mtime_ns)
+            if not created:
+                log.debug("already known", job_id=job.id, path=key, state=job.state)
+                return
+            twin = self.journal.twin(sha, route.category, route.product_key, route.view, route.index, job.id)
+            if twin is not None:
+                self.journal.set_state(job.id, DONE, duplicate_of=twin.id, output=twin.output)
+                log.info("duplicate of an earlier photo; not processed again", job_id=job.id, path=key,
+                         duplicate_of=twin.id, category=route.category, product_key=route.product_key)
+                return
+        log.info("job queued", job_id=job.id, path=key, category=route.category, product_key=route.product_key,
+                 view=route.view, index=route.index, stage="intake")
+        self.events.emit(ev.JOB_QUEUED, job_id=job.id, path=key)
+        self.events.emit(ev.QUEUE_DEPTH, depth=self.worker.queue_depth)
+        self.worker.wake()
+
+    def _scan_loop(self, every: float) -> None:
+        next_full = time.monotonic()  # the startup scan
+        while not self._stopping.is_set():
+            wait = next_full - time.monotonic()
+            if wait <= 0:
+                self._scan_all()
+                next_full = time.monotonic() + every
+                continue
+            try:
+                folder = self._rescan_now.get(timeout=min(wait, HEARTBEAT_SECONDS))
+            except queue.Empty:
+                self._write_health()
+                continue
+            if folder is None:
+                return
+            self._scan(folder)
+
+    def _rescan_roots(self) -> None:
+        for root in self.config.watch.paths:
+            self._rescan_now.put(Path(root))
+
+    def _scan_all(self) -> None:
+        for root in self.config.watch.paths:
+            self._scan(Path(root))
+
+    def _scan(self, folder: Path) -> None:
+        try:
+            for path in scan(folder, self._candidates):
+                if self._stopping.is_set():
+                    return
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                if self._known.get(str(path)) != (st.st_size, st.st_mtime_ns):
+                    self._settler.hint(path)
+        except Exception:  # noqa: BLE001 - a scan problem never stops the daemon
+            log.exception("scan failed", folder=str(folder))
+
+    @staticmethod
+    def _candidates_for(config: Config) -> Candidates:
+        excluded = [config.output.dir, config.quarantine, config.archive_dir, config.state_dir]
+        return Candidates.of(config.watch, excluded=[Path(p) for p in excluded])
+
+    # ------------------------------------------------------------------ health file
+
+    def _write_health(self, stopped: bool = False) -> None:
+        """``state_dir/daemon.json``: what ``booth status`` reports about the running daemon."""
+        health = self.health()
+        data = {"pid": os.getpid(), "started_at": self._started_at, "updated_at": time.time(),
+                "stopped": stopped, "watched": [str(p) for p in self.config.watch.paths],
+                "last_progress_age_s": round(time.monotonic() - health.last_progress, 1), **asdict(health)}
+        path = Path(self.config.state_dir) / HEALTH_FILE
+        try:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+
+def read_health(config: Config) -> dict | None:
+    try:
+        return json.loads((Path(config.state_dir) / HEALTH_FILE).read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,134 @@
+"""The journal: keyed by bytes + path, durable states, recovery, remote ids."""
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+
+import pytest
+
+from daemon.journal import DONE, FAILED, PROCESSING, PUBLISHING, QUARANTINED, WAITING, Journal
+
+
+@pytest.fixture
+def journal(tmp_path):
+    j = Journal(tmp_path / "journal.sqlite")
+    yield j
+    j.close()
+
+
+def test_the_same_bytes_at_the_same_path_are_one_job(journal):
+    a, created_a = journal.add("aa", "/in/x.jpg", size=3, mtime_ns=1)
+    b, created_b = journal.add("aa", "/in/x.jpg", size=3, mtime_ns=2)
+    assert created_a and not created_b and a.id == b.id
+    assert journal.get(a.id).mtime_ns == 2  # a touched copy is remembered, not redone
+
+
+def test_changed_bytes_at_the_same_path_are_a_new_version(journal):
+    a, _ = journal.add("aa", "/in/x.jpg")
+    b, created = journal.add("bb", "/in/x.jpg")
+    assert created and b.id != a.id and journal.latest("/in/x.jpg").id == b.id
+
+
+def test_it_is_in_wal_mode_with_full_sync(journal):
+    db = sqlite3.connect(journal.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_states_counts_and_timings(journal):
+    job, _ = journal.add("aa", "/in/x.jpg", category="default", product_key="p")
+    assert journal.claim(job.id) and not journal.claim(job.id)
+    journal.set_state(job.id, DONE, timings={"load": 1.5}, output="/out/x.jpg")
+    got = journal.get(job.id)
+    assert (got.state, got.timings, got.output) == (DONE, {"load": 1.5}, "/out/x.jpg")
+    assert got.finished_at is not None
+    assert journal.counts()[DONE] == 1 and journal.counts()[WAITING] == 0
+    with pytest.raises(ValueError):
+        journal.set_state(job.id, "nonsense")
+
+
+def test_due_includes_waiting_and_failed_whose_time_has_come(journal):
+    a, _ = journal.add("a", "/a")
+    b, _ = journal.add("b", "/b")
+    c, _ = journal.add("c", "/c")
+    journal.set_state(b.id, FAILED, error="disk full", next_attempt_at=100.0)
+    journal.set_state(c.id, FAILED, error="disk full", next_attempt_at=10_000.0)
+    assert [j.id for j in journal.due(now=200.0)] == [a.id, b.id]
+    assert journal.next_retry_at() == 100.0
+
+
+def test_recover_puts_in_flight_jobs_back_at_their_checkpoint(journal):
+    a, _ = journal.add("a", "/a")
+    b, _ = journal.add("b", "/b")
+    journal.set_state(a.id, PROCESSING)
+    journal.set_state(b.id, PUBLISHING, stage="publish", output="/out/b.jpg")
+    assert journal.recover() == 2
+    assert journal.get(a.id).state == WAITING and journal.get(a.id).stage == "load"
+    assert journal.get(b.id).state == WAITING and journal.get(b.id).stage == "publish"
+
+
+def test_requeue_only_the_publish_step(journal):
+    job, _ = journal.add("a", "/a")
+    journal.set_state(job.id, "needs_review", error="no product matched", attempts=3)
+    journal.remote_ids(job.id).put("product_id", "gid://shopify/Product/1")
+    assert journal.requeue(job.id, stage="publish")
+    got = journal.get(job.id)
+    assert (got.state, got.stage, got.attempts, got.error) == (WAITING, "publish", 0, None)
+    assert got.remote == {"product_id": "gid://shopify/Product/1"}
+
+
+def test_remote_ids_survive_a_reopen(tmp_path):
+    j = Journal(tmp_path / "j.sqlite")
+    job, _ = j.add("a", "/a")
+    ids = j.remote_ids(job.id)
+    assert ids.get("media_id") is None
+    ids.put("media_id", "m1")
+    ids.put("staged", "s1")
+    j.close()
+    again = Journal(tmp_path / "j.sqlite")
+    assert again.remote_ids(job.id).get("media_id") == "m1" and again.get(job.id).remote["staged"] == "s1"
+    again.close()
+
+
+def _put_then_die(path, job_id):
+    j = Journal(path)
+    j.remote_ids(job_id).put("product_id", "p42")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_put_is_durable_even_if_the_process_is_killed_right_after(tmp_path):
+    j = Journal(tmp_path / "j.sqlite")
+    job, _ = j.add("a", "/a")
+    proc = multiprocessing.get_context("spawn").Process(target=_put_then_die, args=(j.path, job.id))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == -signal.SIGKILL
+    assert j.remote_ids(job.id).get("product_id") == "p42"
+    j.close()
+
+
+def test_queries_for_status(journal):
+    a, _ = journal.add("a", "/a", size=1, mtime_ns=5)
+    b, _ = journal.add("b", "/b")
+    journal.set_state(a.id, DONE)
+    journal.set_state(b.id, QUARANTINED, error="truncated")
+    assert journal.done_since(0) == 1
+    assert [j.id for j in journal.last_failures()] == [b.id]
+    assert journal.known_files()["/a"] == (1, 5)
+    assert journal.oldest_waiting() is None
+
+
+def test_a_duplicate_never_owns_the_output_it_points_at(journal):
+    a, _ = journal.add("same", "/in/one/x.jpg")
+    journal.set_state(a.id, DONE, output="/out/p/x.jpg")
+    dup, _ = journal.add("same", "/in/copy/x.jpg")
+    journal.set_state(dup.id, DONE, output="/out/p/x.jpg", duplicate_of=a.id)
+    assert journal.output_owner("/out/p/x.jpg", other_than="/in/one/x.jpg") is None
+    assert journal.output_owner("/out/p/x.jpg", other_than="/in/copy/x.jpg").id == a.id
+
+
+def test_twin_finds_the_same_bytes_bound_for_the_same_place(journal):
+    a, _ = journal.add("same", "/in/one/x.jpg", category="c", product_key="p", view="Front", index=1)
+    b, _ = journal.add("same", "/in/two/x.jpg", category="c", product_key="p", view="Front", index=1)
+    assert journal.twin("same", "c", "p", "Front", 1, other_than=b.id).id == a.id
+    assert journal.twin("same", "c", "p", "Back", 1, other_than=b.id) is None

@@ -5,6 +5,7 @@ every line, and tracebacks never carry local variables."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from typing import Any
@@ -49,6 +50,34 @@ def redact_secrets(_logger, _name, event_dict: dict) -> dict:
     return {k: _scrub(v) for k, v in event_dict.items()}
 
 
+# syslog priorities (sd-daemon(3)): journald reads a "<N>" line prefix on its
+# stream as the line's priority, so `journalctl -p err` can filter on it.
+JOURNAL_PRIORITY = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4, "info": 6, "debug": 7}
+
+
+def on_journald(stream, environ=os.environ) -> bool:
+    """Whether ``stream`` is connected to journald: systemd sets $JOURNAL_STREAM
+    to "device:inode" of the stream it gave the service. Comparing them tells a
+    service's own stderr from one redirected to a file or a pipe by a child."""
+    expected = environ.get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return bool(expected) and expected == f"{st.st_dev}:{st.st_ino}"
+
+
+class JournalPriority:
+    """Wraps the final renderer: prefixes each rendered line with its priority."""
+
+    def __init__(self, renderer) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger, name: str, event_dict: dict) -> str:
+        level = str(event_dict.get("level", name)).lower()
+        return f"<{JOURNAL_PRIORITY.get(level, 6)}>" + self.renderer(logger, name, event_dict)
+
+
 def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
     stream = stream or sys.stderr
     if fmt == "auto":
@@ -71,6 +100,8 @@ def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
             redact_secrets,
             structlog.dev.ConsoleRenderer(colors=stream.isatty()),
         ]
+    if on_journald(stream):
+        renderer[-1] = JournalPriority(renderer[-1])
     structlog.configure(
         processors=[*shared, *renderer],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),

@@ -1,0 +1,97 @@
+"""The Prometheus endpoint, scraped over real HTTP on 127.0.0.1 after the
+daemon's lifecycle events."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from daemon import events as ev
+from daemon.config import MetricsConfig
+from daemon.metrics import start_metrics
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """{(sample name, sorted labels): value} from a live endpoint."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.fixture
+def endpoint():
+    events = ev.Events()
+    handle = start_metrics(MetricsConfig(enabled=True, port=0), events)
+    yield events, handle
+    handle.close()
+
+
+def test_endpoint_listens_on_loopback_only(endpoint):
+    _events, handle = endpoint
+    host, port = handle.address
+    assert host == "127.0.0.1" and port > 0
+
+
+def test_events_show_up_in_a_scrape(endpoint):
+    events, handle = endpoint
+    events.emit(ev.READY, segmenter="birefnet-general", provider="CUDAExecutionProvider", paths=["/srv/inbox"])
+    events.emit(ev.JOB_QUEUED, job_id=1, path="/srv/inbox/a.jpg")
+    events.emit(ev.JOB_QUEUED, job_id=2, path="/srv/inbox/b.jpg")
+    events.emit(ev.QUEUE_DEPTH, depth=2)
+    events.emit(ev.STAGE_DONE, job_id=1, stage="segment", ms=180.0)
+    events.emit(ev.STAGE_DONE, job_id=1, stage="encode", ms=40.0)
+    events.emit(ev.JOB_DONE, job_id=1, path="/srv/inbox/a.jpg", output="/srv/outbox/a.jpg",
+                ms={"segment": 180.0, "encode": 40.0})
+    events.emit(ev.JOB_FAILED, job_id=2, path="/srv/inbox/b.jpg", error="timeout", permanent=False, attempt=1)
+    events.emit(ev.JOB_FAILED, job_id=2, path="/srv/inbox/b.jpg", error="corrupt", permanent=True, attempt=2)
+    events.emit(ev.THROTTLE, available=940.0, maximum=1000.0)
+    events.emit(ev.RETRY, operation="shopify", attempt=1, delay=2.0)
+    events.emit(ev.QUEUE_DEPTH, depth=0)
+
+    got = scrape(handle.url)
+
+    assert got[("booth_jobs_total", (("state", "queued"),))] == 2
+    assert got[("booth_jobs_total", (("state", "done"),))] == 1
+    assert got[("booth_jobs_total", (("state", "retrying"),))] == 1
+    assert got[("booth_jobs_total", (("state", "failed"),))] == 1
+    assert got[("booth_stage_seconds_count", (("stage", "segment"),))] == 1
+    assert got[("booth_stage_seconds_sum", (("stage", "segment"),))] == pytest.approx(0.18)
+    assert got[("booth_stage_seconds_bucket", (("le", "0.25"), ("stage", "segment")))] == 1
+    assert got[("booth_job_seconds_sum", ())] == pytest.approx(0.22)
+    assert got[("booth_queue_depth", ())] == 0
+    assert got[("booth_shopify_throttle_available", ())] == 940
+    assert got[("booth_shopify_throttle_maximum", ())] == 1000
+    assert got[("booth_retries_total", (("operation", "shopify"),))] == 1
+    assert got[("booth_model_info", (("provider", "CUDAExecutionProvider"),
+                                     ("segmenter", "birefnet-general")))] == 1
+    assert got[("booth_ready", ())] == 1
+    assert got[("booth_last_job_done_timestamp_seconds", ())] > 0
+
+
+def test_stopping_clears_ready(endpoint):
+    events, handle = endpoint
+    events.emit(ev.READY, segmenter="white-studio", provider=None)
+    events.emit(ev.STOPPING)
+    assert scrape(handle.url)[("booth_ready", ())] == 0
+
+
+def test_two_endpoints_keep_their_own_numbers(endpoint):
+    events, handle = endpoint
+    other_events = ev.Events()
+    other = start_metrics(MetricsConfig(enabled=True, port=0), other_events)
+    try:
+        events.emit(ev.QUEUE_DEPTH, depth=7)
+        other_events.emit(ev.QUEUE_DEPTH, depth=3)
+        assert scrape(handle.url)[("booth_queue_depth", ())] == 7
+        assert scrape(other.url)[("booth_queue_depth", ())] == 3
+    finally:
+        other.close()
+
+
+def test_disabled_metrics_serve_nothing():
+    handle = start_metrics(MetricsConfig(), ev.Events())
+    assert handle.url is None and handle.metrics is None
+    handle.close()

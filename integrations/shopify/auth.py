@@ -1,0 +1,137 @@
+"""Where the Admin API access token comes from, in this order:
+
+1. an environment variable (``shopify.token_env``, default ``SHOPIFY_ACCESS_TOKEN``);
+2. a systemd credential, ``$CREDENTIALS_DIRECTORY/<shopify.token_credential>``;
+3. the client-credentials grant: ``shopify.client_id`` plus a client secret from
+   the environment or a credential file; the token it returns (about 24 h) is
+   fetched again ``token_refresh_margin`` seconds before it expires.
+
+Every secret goes to ``on_secret`` the moment it is read or received, so the
+logging pipeline can redact it before any line could carry it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Mapping
+
+import httpx
+import structlog
+
+from .client import shop_origin
+from .config import ShopifyConfig
+from .errors import AuthError, TransientError
+
+log = structlog.get_logger("booth.shopify")
+
+
+class StaticToken:
+    """A long-lived ``shpat_`` token: nothing to refresh."""
+
+    def __init__(self, value: str, source: str) -> None:
+        self._value = value
+        self.source = source
+
+    def token(self) -> str:
+        return self._value
+
+    def refresh(self) -> bool:
+        return False
+
+
+class ClientCredentials:
+    """Tokens from ``POST /admin/oauth/access_token`` with grant_type client_credentials."""
+
+    def __init__(self, url: str, client_id: str, client_secret: str, *, http: httpx.Client,
+                 timeout: float, margin: float, on_secret: Callable[[str], None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = url
+        self.source = "client-credentials"
+        self._client_id = client_id
+        self._secret = client_secret
+        self._http = http
+        self._timeout = timeout
+        self._margin = margin
+        self._on_secret = on_secret
+        self._clock = clock
+        self._value: str | None = None
+        self._expires = 0.0
+        self._fetched = 0.0
+        self._lock = threading.Lock()
+
+    def token(self) -> str:
+        with self._lock:
+            if self._value is None or self._clock() >= self._expires - self._margin:
+                self._fetch()
+            return self._value  # type: ignore[return-value]
+
+    def refresh(self) -> bool:
+        """Drop a rejected token; a token rejected within a minute of its grant
+        means the app itself is refused, and asking again would not help."""
+        with self._lock:
+            if self._value is not None and self._clock() - self._fetched < 60:
+                return False
+            self._value = None
+            return True
+
+    def _fetch(self) -> None:
+        form = {"client_id": self._client_id, "client_secret": self._secret, "grant_type": "client_credentials"}
+        try:
+            response = self._http.post(self.url, data=form, timeout=self._timeout)
+        except httpx.TransportError as exc:
+            raise TransientError(f"access token request failed ({type(exc).__name__})") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TransientError(f"access token request: HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise AuthError(f"Shopify refused the client credentials (HTTP {response.status_code}); "
+                            "check shopify.client_id and the client secret")
+        body = response.json()
+        value = body.get("access_token")
+        if not value:
+            raise AuthError("the access token response carried no access_token")
+        self._on_secret(value)
+        self._value = value
+        self._fetched = self._clock()
+        # Shopify states the lifetime; a missing one is treated as the documented ~24 h.
+        self._expires = self._clock() + float(body.get("expires_in") or 86399)
+        log.info("shopify.token", source=self.source, expires_in=body.get("expires_in"), scope=body.get("scope"))
+
+
+def _credential(name: str, environ: Mapping[str, str]) -> str | None:
+    folder = environ.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return None
+    path = Path(folder) / name
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def token_source(config: ShopifyConfig, *, http: httpx.Client, on_secret: Callable[[str], None],
+                 environ: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+    """The first configured source of a token; ``AuthError`` naming them all when none is."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(config.token_env)
+    if value:
+        on_secret(value)
+        return StaticToken(value.strip(), f"${config.token_env}")
+    value = _credential(config.token_credential, environ)
+    if value:
+        on_secret(value)
+        return StaticToken(value, f"credential {config.token_credential}")
+    if config.client_id:
+        secret = environ.get(config.client_secret_env) or _credential(config.client_secret_credential, environ)
+        if not secret:
+            raise AuthError(f"shopify.client_id is set but no client secret: set ${config.client_secret_env} "
+                            f"or the credential {config.client_secret_credential!r}")
+        on_secret(secret)
+        return ClientCredentials(f"{shop_origin(config)}/admin/oauth/access_token", config.client_id, secret.strip(),
+                                 http=http, timeout=config.timeout, margin=config.token_refresh_margin,
+                                 on_secret=on_secret, clock=clock)
+    raise AuthError(f"no Shopify access token: set ${config.token_env}, the credential "
+                    f"{config.token_credential!r} (LoadCredential=), or shopify.client_id with a client secret")

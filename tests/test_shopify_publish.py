@@ -1,0 +1,263 @@
+"""The publish flow against the fake: end states on the shop and in the journal."""
+
+from __future__ import annotations
+
+import pytest
+from structlog.testing import capture_logs
+
+from integrations.shopify.config import PublishParams
+from integrations.shopify.errors import AmbiguousError, MediaFailed, TransientError
+from integrations.shopify.publish import (NeedsReview, Published, Publisher, alt_text, media_filename,
+                                          plan_moves, Media)
+from tests.fake_shopify import FakeShopify
+from tests.fake_shopify.testing import TOKEN, Crash, CrashAfter, DictIds, request_for, shop_config, tiny_image
+
+ENV = {"SHOPIFY_ACCESS_TOKEN": TOKEN}
+
+
+@pytest.fixture
+def fake():
+    with FakeShopify() as shop:
+        yield shop
+
+
+def publisher(fake, **changes) -> Publisher:
+    return Publisher(shop_config(fake.url, **changes), environ=ENV)
+
+
+def one_image(tmp_path, key="CAM-331", view="front", index=0, seed=0, **kw):
+    path, sha = tiny_image(tmp_path, f"{key}-{view}-{seed}.jpg", seed)
+    return request_for(path, sha, key, view=view, index=index, **kw)
+
+
+def attached_once(fake, product, request) -> str:
+    """The file for ``request`` exists once in the shop and is on ``product`` once."""
+    name = media_filename(request)
+    files = [f for f in fake.store.file_by_id.values() if f.filename.startswith(name.rsplit(".", 1)[0])]
+    assert len(files) == 1, [f.filename for f in files]
+    assert fake.store.media_filenames(product).count(name) == 1
+    return files[0].id
+
+
+def test_publishes_one_image_and_records_each_step_in_order(fake, tmp_path):
+    product = fake.store.add_product("Sony A7 IV", skus=["CAM-331"])
+    request = one_image(tmp_path)
+    ids = DictIds()
+    result = publisher(fake).publish(request, ids)
+    assert result == Published(product.id, attached_once(fake, product, request))
+    keys = [k for k, _ in ids.log]
+    for earlier, later in [("product_id", "staged_resource_url"), ("staged_resource_url", "file_id"),
+                           ("file_id", "attached"), ("attached", "reordered")]:
+        assert keys.index(earlier) < keys.index(later)
+    assert ids.get("file_id") == result.media_id
+    assert fake.store.file_by_id[result.media_id].alt == "Sony A7 IV - front"
+    assert fake.stats.invalid == []
+
+
+def test_the_filename_is_deterministic(tmp_path):
+    request = one_image(tmp_path, key="sony a7iv #331", view="Front Left", index=2)
+    assert media_filename(request) == f"sony-a7iv-331-02-front-left-{request.image_sha256[:8]}.jpg"
+    assert media_filename(request) == media_filename(request)
+
+
+def test_images_arriving_out_of_order_end_in_view_order(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    fake.store.add_foreign_image(product, "hand-made.jpg")
+    pub = publisher(fake)
+    views = ["front", "back", "left", "right"]
+    requests = [one_image(tmp_path, "CAM-1", v, i, seed=i) for i, v in enumerate(views)]
+    for request in [requests[2], requests[3], requests[0], requests[1]]:
+        pub.publish(request, DictIds())
+    assert fake.store.media_filenames(product) == [media_filename(r) for r in requests] + ["hand-made.jpg"]
+
+
+def test_plan_moves_only_moves_what_is_out_of_place():
+    media = [Media("a", "p-01-x-00000000.jpg", "01-x", 1), Media("f", "foreign.jpg"),
+             Media("b", "p-00-y-00000000.jpg", "00-y", 0)]
+    assert plan_moves(media) == [{"id": "b", "newPosition": "0"}]  # 'a' is then in place already
+    assert plan_moves([media[1], media[0], media[2]]) == [{"id": "b", "newPosition": "0"}, {"id": "a", "newPosition": "1"}]
+    assert plan_moves([media[2], media[0], media[1]]) == []
+
+
+def test_exact_sku_match_wins_over_fuzzy_search_hits(fake, tmp_path):
+    fake.store.add_product("Kit", skus=["CAM-10"])
+    product = fake.store.add_product("Body", skus=["CAM-1"])
+    result = publisher(fake).publish(one_image(tmp_path, "CAM-1"), DictIds())
+    assert result.product_id == product.id
+
+
+def test_no_match_needs_review_with_the_near_misses_listed(fake, tmp_path):
+    near = fake.store.add_product("Kit", skus=["CAM-10"])
+    result = publisher(fake).publish(one_image(tmp_path, "CAM-1"), ids := DictIds())
+    assert isinstance(result, NeedsReview) and "no product" in result.reason
+    assert [c["id"] for c in result.candidates] == [near.id]
+    assert ids.get("product_id") is None and fake.stats.by_operation.get("fileCreate") is None
+    assert near.id in ids.get("candidates")  # kept in the journal for 'booth link'
+
+
+def test_an_empty_product_key_needs_review_without_matching_skuless_variants(fake, tmp_path):
+    fake.store.add_product("No SKU")
+    result = publisher(fake).publish(one_image(tmp_path, " "), DictIds())
+    assert isinstance(result, NeedsReview) and "no product key" in result.reason
+    assert fake.stats.requests == 0
+
+
+def test_several_products_with_the_key_need_review(fake, tmp_path):
+    a = fake.store.add_product("Body A", skus=["CAM-7"])
+    b = fake.store.add_product("Body B", skus=["CAM-7"])
+    result = publisher(fake).publish(one_image(tmp_path, "CAM-7"), DictIds())
+    assert isinstance(result, NeedsReview) and "2 products" in result.reason
+    assert {c["id"] for c in result.candidates} == {a.id, b.id}
+    assert {c["sku"] for c in result.candidates} == {"CAM-7"}
+
+
+def test_lookup_by_barcode(fake, tmp_path):
+    product = fake.store.add_product("Lens", skus=["L-1"], barcodes=["4548736132610"])
+    params = PublishParams(lookup="barcode")
+    assert publisher(fake).publish(one_image(tmp_path, "4548736132610", params=params), DictIds()).product_id == product.id
+
+
+def test_lookup_by_title_and_serial(fake, tmp_path):
+    fake.store.add_product("Sony A7IV #332", skus=["U-332"])
+    product = fake.store.add_product("Sony A7IV #331", skus=["U-331"])
+    fake.store.add_product("Sony A7IV body", skus=["SONY-A7IV"])
+    params = PublishParams(lookup="title-serial")
+    result = publisher(fake).publish(one_image(tmp_path, "sony a7iv #331", params=params), DictIds())
+    assert result.product_id == product.id
+    missing = publisher(fake).publish(one_image(tmp_path, "sony a7iv #999", params=params), DictIds())
+    assert isinstance(missing, NeedsReview) and len(missing.candidates) == 3
+
+
+def test_a_linked_product_skips_the_lookup(fake, tmp_path):
+    product = fake.store.add_product("Unsearchable")
+    ids = DictIds()
+    ids.put("product_id", product.id)
+    result = publisher(fake).publish(one_image(tmp_path, "whatever"), ids)
+    assert result.product_id == product.id and "productVariants" not in fake.stats.by_operation
+    assert fake.store.file_by_id[result.media_id].alt == "Unsearchable - front"
+
+
+@pytest.mark.parametrize("dry", ["flag", "disabled"])
+def test_dry_run_calls_nothing(fake, tmp_path, dry):
+    config = shop_config(fake.url, enabled=dry == "flag")
+    with capture_logs() as logs:
+        result = Publisher(config, environ={}, dry_run=dry == "flag").publish(one_image(tmp_path), DictIds())
+    assert result.dry_run and fake.stats.requests == 0 and fake.stats.uploads == 0
+    assert any(e["event"] == "shopify.dry_run" and e["filename"].startswith("cam-331-00-front-") for e in logs)
+
+
+@pytest.mark.parametrize("step", ["product_id", "staged_resource_url", "file_pending", "file_id",
+                                  "attach_pending", "attached", "replaced", "reordered"])
+def test_a_restart_after_any_step_resumes_without_duplicates(fake, tmp_path, step):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    pub = publisher(fake)
+    pub.publish(one_image(tmp_path, "CAM-1", "back", 1, seed=1), DictIds())
+    request = one_image(tmp_path, "CAM-1", "front", 0, seed=2, params=PublishParams(replace="replace-same-view"))
+    ids = CrashAfter(step)
+    with pytest.raises(Crash):
+        pub.publish(request, ids)
+    result = publisher(fake).publish(request, ids)  # a fresh process, the same journal
+    assert result.media_id == attached_once(fake, product, request)
+    assert fake.store.media_filenames(product)[0] == media_filename(request)
+    assert len(fake.store.file_by_id) == 2
+
+
+@pytest.mark.parametrize("fault", ["drop", "slow", "502"])
+@pytest.mark.parametrize("operation", ["fileCreate", "fileUpdate", "productReorderMedia", "stagedUploadsCreate"])
+def test_an_ambiguous_mutation_is_looked_up_before_it_is_sent_again(fake, tmp_path, fault, operation):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    pub = publisher(fake, timeout=0.25)
+    fake.faults.slow_seconds = 0.5
+    pub.publish(one_image(tmp_path, "CAM-1", "back", 1, seed=1), DictIds())
+    fake.inject(fault, operation)
+    request = one_image(tmp_path, "CAM-1", "front", 0, seed=2)
+    ids = DictIds()
+    result = pub.publish(request, ids)
+    assert result.media_id == attached_once(fake, product, request) == ids.get("attached")
+    assert fake.store.media_filenames(product)[0] == media_filename(request)
+    assert len(fake.store.file_by_id) == 2
+
+
+def test_when_the_lookup_also_fails_the_next_attempt_finds_the_file(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    request = one_image(tmp_path, "CAM-1")
+    fake.inject("drop", "fileCreate")
+    fake.inject("502", "files", times=20)
+    ids = DictIds()
+    with pytest.raises(TransientError) as caught:
+        publisher(fake, max_retries=1).publish(request, ids)
+    assert not caught.value.permanent and ids.get("file_pending") and not ids.get("file_id")
+    fake.faults.forced.clear()
+    result = publisher(fake).publish(request, ids)
+    assert result.media_id == attached_once(fake, product, request)
+    assert fake.stats.by_operation["fileCreate"] == 1
+
+
+def test_ambiguity_that_never_clears_stays_transient(fake, tmp_path):
+    fake.store.add_product("Camera", skus=["CAM-1"])
+    fake.inject("502", "fileCreate", times=10)
+    with pytest.raises(AmbiguousError):
+        publisher(fake, step_retries=2).publish(one_image(tmp_path, "CAM-1"), DictIds())
+    assert fake.stats.by_operation["fileCreate"] == 3
+
+
+def test_media_that_fails_once_is_uploaded_again_into_the_same_file(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    fake.store.fail_first_rate = 1.0
+    request = one_image(tmp_path, "CAM-1")
+    ids = DictIds()
+    result = publisher(fake).publish(request, ids)
+    assert result.media_id == attached_once(fake, product, request)
+    assert ids.get("media_retries") == "1"
+
+
+def test_media_that_keeps_failing_is_permanent_with_shopifys_message(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    request = one_image(tmp_path, "CAM-1")
+    fake.store.fail_media.add(media_filename(request))
+    ids = DictIds()
+    with pytest.raises(MediaFailed) as caught:
+        publisher(fake).publish(request, ids)
+    assert caught.value.permanent and "Image could not be processed" in ids.get("media_error")
+    assert "Image could not be processed" in str(caught.value) and "IMAGE_PROCESSING_FAILURE" in str(caught.value)
+    assert fake.store.media_filenames(product) == []
+
+
+@pytest.mark.parametrize("policy, expected", [
+    ("append", ["00-front-new", "00-front-old", "01-back", "foreign"]),
+    ("replace-same-view", ["00-front-new", "01-back", "foreign"]),
+    ("replace-all", ["00-front-new", "01-back"]),
+])
+def test_replace_policies(fake, tmp_path, policy, expected):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    fake.store.add_foreign_image(product, "foreign.jpg")
+    pub = publisher(fake)
+    params = PublishParams(replace=policy)
+    old = one_image(tmp_path, "CAM-1", "front", 0, seed=1, params=params)
+    back = one_image(tmp_path, "CAM-1", "back", 1, seed=2, params=params)
+    new = one_image(tmp_path, "CAM-1", "front", 0, seed=3, params=params)
+    for request in (old, back, new):
+        pub.publish(request, DictIds())
+    names = {media_filename(old): "00-front-old", media_filename(back): "01-back",
+             media_filename(new): "00-front-new", "foreign.jpg": "foreign"}
+    shown = [names[n] for n in fake.store.media_filenames(product)]
+    assert sorted(shown) == sorted(expected) and shown[-1] == expected[-1]
+    assert shown.index("00-front-new") < shown.index("01-back")
+
+
+@pytest.mark.parametrize("fault", [None, "drop"])
+def test_assign_variant_attaches_the_image_to_the_matched_variant_once(fake, tmp_path, fault):
+    product = fake.store.add_product("Lens", skus=["L-1", "L-2"])
+    if fault:
+        fake.inject(fault, "productVariantAppendMedia")
+    request = one_image(tmp_path, "L-2", params=PublishParams(assign_variant=True))
+    ids = DictIds()
+    result = publisher(fake).publish(request, ids)
+    assert product.variants[1].media == [result.media_id] and product.variants[0].media == []
+    assert ids.get("variant_media") == product.variants[1].id
+
+
+def test_alt_text_template_fills_known_fields_and_blanks_unknown_ones():
+    assert alt_text("{title} - {view} ({colour})", {"title": "Lens", "view": "front"}) == "Lens - front ()"
+    assert alt_text("{title} - {view}", {"title": "Lens", "view": ""}) == "Lens"
+    assert alt_text("{title} {condition}", {"title": "Lens", "condition": "mint"}) == "Lens mint"

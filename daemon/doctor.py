@@ -306,7 +306,7 @@ def check_model(config: Config) -> Check:
     if seg.path is not None:
         if Path(seg.path).is_file():
             return passed(name, f"{seg.path} (a file of its own: no registry hash to check)")
-        return failed(name, f"{seg.path} does not exist", f"copy the .onnx file there, or fix segmenter.path")
+        return failed(name, f"{seg.path} does not exist", "copy the .onnx file there, or fix segmenter.path")
     resolver = _optional("integrations.models", "resolver")
     if resolver is None:
         return passed(name, "not applicable: this build has no model registry")

@@ -135,7 +135,7 @@ class StagePipeline:
             try:
                 result = stage.fn(envelope.payload)
             except BaseException as exc:  # noqa: BLE001 - a failing item never stops the pipeline
-                self._finish(envelope.item, lambda: self._on_error(envelope.item, stage.name, exc))
+                self._finish(envelope.item, lambda exc=exc: self._on_error(envelope.item, stage.name, exc))
                 continue
             if last:
                 self._finish(envelope.item, lambda: self._on_done(envelope.item, result))

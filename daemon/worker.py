@@ -28,7 +28,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,41 +40,12 @@ from daemon.config import Config
 from daemon.journal import DONE, FAILED, NEEDS_REVIEW, PUBLISHING, QUARANTINED, WAITING, Job, Journal, RemoteIds
 from daemon.logging import get_logger
 from daemon.stages import Stage, StagePipeline
+from integrations.shopify.publish import NeedsReview, PublishRequest, Published
 from pipeline.errors import BadPhoto, OutputTooLarge, TruncatedImage
-
-try:  # the Shopify publisher's own types, when that integration is installed
-    from integrations.shopify.errors import PublishError
-    from integrations.shopify.publish import NeedsReview, PublishRequest, Published
-except ImportError:  # pragma: no cover - a build without the Shopify integration
-    @dataclass(frozen=True)
-    class PublishRequest:  # type: ignore[no-redef]
-        job_id: str
-        image_path: Path
-        image_sha256: str
-        category: str
-        product_key: str
-        view: str | None
-        index: int | None
-        fields: Mapping[str, str]
-        params: Any
-
-    @dataclass(frozen=True)
-    class Published:  # type: ignore[no-redef]
-        product_id: str
-        media_id: str
-        dry_run: bool = False
-
-    @dataclass(frozen=True)
-    class NeedsReview:  # type: ignore[no-redef]
-        reason: str
-        candidates: list = field(default_factory=list)
-
-    class PublishError(Exception):  # type: ignore[no-redef]
-        permanent = False
 
 
 class Publisher(Protocol):
-    def publish(self, request: PublishRequest, ids: RemoteIds) -> Any: ...  # Published | NeedsReview
+    def publish(self, request: PublishRequest, ids: RemoteIds) -> Published | NeedsReview: ...
 
 
 # ----------------------------------------------------------------------- errors

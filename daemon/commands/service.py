@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from daemon.cli import config_path
+from daemon.events import RETRY, THROTTLE
 from daemon.config import Config, ConfigError, load_config
 from daemon.journal import FAILED, QUARANTINED, STATES, Job, Journal, JournalError
 from daemon.service import journal_path, read_health, sha256_file
@@ -18,6 +19,8 @@ from daemon.service import journal_path, read_health, sha256_file
 def register(sub) -> None:
     run = sub.add_parser("run", help="watch the hot folders and process every photo (the daemon)")
     run.add_argument("--config", help="config file (default: $BOOTH_CONFIG, ./config.yaml, /etc/booth/config.yaml)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="log what would be published to Shopify instead of calling it")
     run.set_defaults(func=run_command)
 
     status = sub.add_parser("status", help="jobs per state, throughput, failures and watcher health")
@@ -71,10 +74,10 @@ def run_command(args) -> int:
     configure(config.logging.level, config.logging.format)
     hooks = []
     try:
-        publisher = _publisher(config)
-        if publisher is not None:
-            hooks.append(publisher)
+        publisher = _publisher(config, dry_run=args.dry_run)
+        hooks.append(publisher)
         service = Service(config, publisher=publisher)
+        publisher.events = service.events
         hooks += _attach(config, service)
         return service.run()
     except ConfigError as exc:
@@ -90,36 +93,50 @@ def run_command(args) -> int:
 
 def _attach(config: Config, service) -> list:
     """Subscribers to the service's lifecycle events: systemd notify/watchdog and metrics."""
-    hooks = []
-    try:
-        from daemon.notify import Notifier, attach
-    except ImportError:
-        pass
-    else:
-        hooks.append(attach(service.events, service.health, Notifier.from_env()))
-    try:
-        from daemon.metrics import start_metrics
-    except ImportError:
-        pass
-    else:
-        hooks.append(start_metrics(config.metrics, service.events))
-    return hooks
+    from daemon.metrics import start_metrics
+    from daemon.notify import Notifier, attach
+
+    return [attach(service.events, service.health, Notifier.from_env()),
+            start_metrics(config.metrics, service.events)]
 
 
-def _publisher(config: Config):
-    """The Shopify publisher when ``shopify.enabled``; None otherwise (jobs end when written)."""
-    if not config.shopify.enabled:
-        return None
+class _ReportingPublisher:
+    """The Shopify publisher, announcing retries and the cost bucket's level
+    as lifecycle events (metrics subscribe to them)."""
+
+    def __init__(self, publisher) -> None:
+        self._publisher = publisher
+        self.events = None
+
+    def publish(self, request, ids):
+        try:
+            return self._publisher.publish(request, ids)
+        finally:
+            available, maximum = self._publisher.throttle()
+            if self.events is not None and available is not None:
+                self.events.emit(THROTTLE, available=available, maximum=maximum)
+
+    def on_retry(self, operation: str) -> None:
+        if self.events is not None:
+            self.events.emit(RETRY, operation=operation)
+
+    def close(self) -> None:
+        self._publisher.close()
+
+
+def _publisher(config: Config, dry_run: bool = False) -> _ReportingPublisher:
+    """The Shopify publisher. With ``shopify.enabled: false`` or ``--dry-run`` it
+    only logs what it would publish, so the publish step can be watched safely."""
     from daemon.logging import register_secret
+    from integrations.shopify.publish import Publisher
 
+    reporting = _ReportingPublisher(None)
     try:
-        from integrations.shopify.publish import Publisher
-    except ImportError as exc:
-        raise ConfigError(f"shopify.enabled is true but the publisher cannot be loaded: {exc}") from None
-    try:
-        return Publisher(config.shopify, on_secret=register_secret)
+        reporting._publisher = Publisher(config.shopify, on_secret=register_secret, dry_run=dry_run,
+                                         on_retry=reporting.on_retry)
     except Exception as exc:  # noqa: BLE001 - e.g. no access token configured: say so and stop
         raise ConfigError(f"shopify: cannot set up the publisher: {exc}") from None
+    return reporting
 
 
 # ----------------------------------------------------------------------- status

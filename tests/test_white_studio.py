@@ -207,3 +207,43 @@ def test_a_narrow_white_glint_on_a_dark_product_is_filled(segmenter):
     image = put(put(sweep(), body, (30, 32, 40)), glint, SWEEP)
     alpha = segmenter.segment(photo(image)).alpha
     assert alpha[inside(body)].min() > 0.9
+
+
+def test_a_hard_dark_cast_shadow_next_to_the_product_is_sweep_and_is_reported():
+    segmenter = WhiteStudioSegmenter(WhiteStudioParams(hard_shadows=True))
+    product = rect(110, 170, 250, 330)
+    cast = np.zeros((SIZE, SIZE), np.float32)  # falls to the lower left, darker than shadow_floor
+    cv2.fillConvexPoly(cast, np.array([[170, 130], [170, 250], [260, 250], [200, 350], [60, 350], [60, 230]]), 1.0)
+    cast = cv2.GaussianBlur(cast, (0, 0), 1.5) * (1 - product)  # a hard edge, hidden under the product
+    image = put(sweep() * (1 - 0.75 * cast[..., None]), product, (60, 90, 160))
+    seg = segmenter.segment(photo(image))
+    dark = inside(cast) & outside(product)
+    assert dark.sum() > 5000
+    # All of it background, bar a few pixels of the soft edge where shadow meets product.
+    assert seg.alpha[dark].mean() < 0.005 and np.percentile(seg.alpha[dark], 99.5) < 0.05
+    assert seg.alpha[inside(product)].min() > 0.95
+    assert 0.6 < float(np.median(seg.shadow[dark])) < 0.9  # about the 75% it was darkened by
+
+
+def test_an_enclosed_white_panel_is_filled_while_a_see_through_loop_stays_open(segmenter):
+    loop = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(loop, (110, 200), 70, 1.0, 16, lineType=cv2.LINE_AA)
+    frame = rect(120, 220, 280, 380)
+    panel = rect(140, 240, 260, 360)  # within sweep_tolerance of the sweep, but a steady shade off it
+    image = put(put(put(sweep(), loop, (30, 30, 34)), frame, (30, 30, 34)), panel, (238, 239, 240))
+    alpha = segmenter.segment(photo(image)).alpha
+    hole = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(hole, (110, 200), 50, 1.0, -1)
+    assert alpha[inside(hole)].max() < 0.05
+    assert alpha[inside(frame)].min() > 0.95
+
+
+def test_a_smooth_grey_lens_barrel_beside_its_markings_stays_whole(segmenter):
+    """The guard for ``hard_shadows: false``: a flat dark-grey barrel next to
+    another product part looks like a cast shadow to a shape rule, but it is
+    the product the store sells."""
+    barrel = rect(120, 80, 280, 330)
+    ring = rect(120, 180, 280, 200)
+    image = put(put(sweep(), barrel, (75, 75, 78)), ring, (200, 200, 200))
+    alpha = segmenter.segment(photo(image)).alpha
+    assert (alpha[inside(barrel)] > 0.5).mean() > 0.99

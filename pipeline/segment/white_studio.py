@@ -12,10 +12,12 @@ then each pixel is judged against it:
 - lit sweep: within a small colour difference of the fit;
 - shade: everything else, smooth and neutral -- a shadow, or a smooth part of
   the product. Shade that the product surrounds is product; shade that fades
-  out into the lit sweep is shadow.
+  out into the lit sweep is shadow. A hard cast shadow darker than that is
+  told from a black product by being flat and lying between its caster and
+  the lit sweep.
 
-Enclosed holes are filled unless they look see-through -- lit sweep, wide
-enough, rimmed by solid product (a strap loop stays open, a white product's
+Enclosed holes are filled unless they look see-through -- lit sweep that
+matches the fit closely, wide enough, rimmed by solid product (a strap loop stays open, a white product's
 interior inside its outline is filled) --, specks too small to be a product
 are dropped, and the edge is made soft
 by a local two-colour fit (product colour against the background right next to
@@ -41,6 +43,10 @@ from pipeline.segment.base import Segmentation, downsample
 _FIT_CELLS = 64  # the sweep is fitted on a grid this many cells along the long side
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _RIM = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # how far round a hole its rim is judged
+# How far round a flat dark patch its rim is judged: past the band its texture
+# blur leaves at its edge (4 px), a hard penumbra and the JPEG ringing beside it.
+_SHADOW_REACH = cv2.getStructuringElement(cv2.MORPH_RECT, (25, 25))
+_PENUMBRA = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (19, 19))  # how far from the lit sweep a penumbra reaches
 _MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours are too alike to mix
 _LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
@@ -56,10 +62,17 @@ class WhiteStudioParams(Params):
     shadow_floor: float = Field(0.4, ge=0, lt=1, description="darkest a shadow gets, as a fraction of the sweep's lightness; darker is product")
     edge_threshold: float = Field(2.0, gt=0, le=50, description="lightness gradient (L* per working pixel) that marks a product edge; shadow edges are softer")
     texture_threshold: float = Field(1.0, gt=0, le=50, description="mean lightness curvature (|Laplacian|, L*) that marks product texture; shadows are smooth")
+    hard_shadows: bool = Field(False, description="look for hard cast shadows (hard, directional light); "
+                               "off by default because a smooth dark-grey product part can pass for one")
+    cast_shadow_texture: float = Field(0.6, ge=0, le=50, description="lightness curvature under which 95% of a flat patch darker than shadow_floor must lie for it to be a hard cast shadow")
+    cast_shadow_lit: float = Field(0.45, ge=0, le=1, description="...and at least this share of its rim is lit sweep (and a sixth or more the product casting it)")
+    cast_shadow_floor: float = Field(0.12, ge=0, le=1, description="...and it is on average at least this fraction of the sweep's lightness (ambient light reaches a shadow)")
+    cast_shadow_area: float = Field(0.004, ge=0, le=1, description="...and it covers at least this fraction of the photo; a smaller flat dark patch is a product part")
     shade_open_share: float = Field(0.25, ge=0, le=1, description="a smooth shadow-toned patch is product when less than this share of its rim is lit sweep")
     hole_sweep_share: float = Field(0.5, gt=0, le=1, description="an enclosed hole stays open when at least this share of it is lit sweep")
     hole_rim_solid: float = Field(0.3, ge=0, le=1, description="...and at least this share of its rim is solid product, not just an outline")
     hole_min_width: float = Field(8.0, ge=0, le=100, description="...and is at least this wide in working pixels (a glint on glass is a thin slit)")
+    hole_match: float = Field(1.2, gt=0, le=30, description="...and its median colour is within this delta E of the fitted sweep (a white panel is a shade or tint off it)")
     min_object: float = Field(0.0004, ge=0, lt=0.5, description="smallest object (or hole) kept, fraction of the photo's area; smaller specks are dust")
     edge_band: int = Field(3, ge=1, le=16, description="half-width in working pixels of the band where the edge is made soft")
     min_sweep_lightness: float = Field(45.0, ge=0, le=100, description="a backdrop darker than this (L*) is not a light sweep: no cut-out is made")
@@ -79,12 +92,21 @@ class SweepFit:
 @dataclass(frozen=True)
 class Judgement:
     """Per-pixel verdicts at working resolution, uint8 0/1 masks: ``evidence``
-    of product, ``lit`` sweep, and ``solid`` product (its own colour or too dark
-    for a shadow, as opposed to an edge or texture alone)."""
+    of product, ``lit`` sweep, ``solid`` product (its own colour or too dark
+    for a shadow, as opposed to an edge or texture alone), the product's own
+    ``colour``, and ``dark_smooth``: darker than ``shadow_floor`` yet smooth and
+    on the sweep's colour line, a black product or a hard cast shadow, and the
+    float32 lightness ``texture`` (mean |Laplacian|) and ``ratio`` of lightness
+    to the sweep's, and the HxWx3 Lab ``offset`` from the fitted sweep."""
 
     evidence: np.ndarray
     lit: np.ndarray
     solid: np.ndarray
+    colour: np.ndarray
+    dark_smooth: np.ndarray
+    texture: np.ndarray
+    ratio: np.ndarray
+    offset: np.ndarray
 
 
 class WhiteStudioSegmenter:
@@ -118,12 +140,14 @@ class WhiteStudioSegmenter:
         """Product regions (uint8 0/1) from the per-pixel verdicts."""
         p = self.params
         min_area = p.min_object * seen.lit.size
+        if p.hard_shadows:
+            seen = drop_cast_shadows(seen, p, min_area)
         claimed = claim_enclosed_shade(seen.evidence, seen.lit, p.shade_open_share)
         closed = cv2.morphologyEx(claimed, cv2.MORPH_CLOSE, self._close_kernel)
         # Solid: the product's own colour or darkness, or anything thicker than
         # an outline.
         solid = seen.solid | cv2.erode(closed, self._band_kernel)
-        filled = fill_holes(closed, seen.lit, solid, p, min_area)
+        filled = fill_holes(closed, seen.lit, solid, seen.offset, p, min_area)
         return drop_specks(filled, min_area)
 
 
@@ -237,8 +261,12 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
     # Shadows are smooth: a sharp edge or fine texture is the product (this is
     # what finds a white product on white), as long as it is not the lit sweep.
     detail = (edges > p.edge_threshold) | ((texture > p.texture_threshold) & ~lit)
+    # JPEG blocks speckle a smooth shadow with texture; over a wider window it is flat.
+    dark_smooth = (ratio < p.shadow_floor) & ~colour & (cv2.blur(texture, (9, 9)) < p.texture_threshold)
     return Judgement(evidence=(colour | tone | detail).view(np.uint8), lit=lit.view(np.uint8),
-                     solid=(colour | tone).view(np.uint8))
+                     solid=(colour | tone).view(np.uint8), colour=colour.view(np.uint8),
+                     dark_smooth=dark_smooth.view(np.uint8), texture=texture, ratio=ratio,
+                     offset=lab - sweep.lab)
 
 
 def edges_and_texture(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -253,6 +281,46 @@ def edges_and_texture(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- regions -----------------------------------------------------------------
+
+def drop_cast_shadows(seen: Judgement, p: WhiteStudioParams, min_area: float) -> Judgement:
+    """Takes hard cast shadows out of the product evidence. A shadow in direct
+    light can be darker than ``shadow_floor``, but it stays the sweep times a
+    factor: on the sweep's colour line, and flat inside (no grain, no print, no
+    highlights) where a black product has its material's texture. It lies
+    between the product that casts it and the lit sweep: a good share of its
+    rim is lit sweep (through its penumbra) and a good share is the caster.
+    A flat black product alone on the sweep has no caster along its rim and
+    stays product, as does a dark patch the product mostly surrounds."""
+    dark = seen.dark_smooth
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=4)
+    area = stats[:, cv2.CC_STAT_AREA]
+    big = area >= p.cast_shadow_area * dark.size
+    big[0] = False
+    if not big.any():
+        return seen
+    flat = np.bincount(labels.ravel(), weights=seen.texture.ravel() < p.cast_shadow_texture, minlength=n)
+    level = np.bincount(labels.ravel(), weights=seen.ratio.ravel(), minlength=n)
+    candidate = big & (flat >= 0.95 * area) & (level >= p.cast_shadow_floor * area)
+    if not candidate.any():
+        return seen
+    near = cv2.dilate(np.where(candidate[labels], labels, 0).astype(np.float32), _SHADOW_REACH).astype(np.int32)
+    rim = (near > 0) & (dark == 0)
+    owner = near[rim]
+    rim_len = np.bincount(owner, minlength=n)
+    # Rim pixels within a penumbra of the lit sweep face it; the rest is the caster.
+    facing = cv2.dilate(seen.lit, _PENUMBRA) > 0
+    rim_lit = np.bincount(owner[facing[rim]], minlength=n)
+    caster = np.bincount(owner[(seen.evidence[rim] > 0) & ~facing[rim]], minlength=n)
+    shadow = candidate & (rim_lit >= p.cast_shadow_lit * rim_len) & (caster >= 0.15 * rim_len)
+    if not shadow.any():
+        return seen
+    # The shadow and its penumbra up to the lit sweep, not the caster's own colour.
+    penumbra = shadow[near] & (seen.colour == 0) & facing
+    clear = (shadow[labels] | penumbra).view(np.uint8)
+    keep = 1 - clear
+    return Judgement(evidence=seen.evidence & keep, lit=seen.lit, solid=seen.solid & keep, colour=seen.colour,
+                     dark_smooth=seen.dark_smooth, texture=seen.texture, ratio=seen.ratio, offset=seen.offset)
+
 
 def claim_enclosed_shade(evidence: np.ndarray, lit: np.ndarray, open_share: float) -> np.ndarray:
     """Adds to ``evidence`` the shade patches the product surrounds. A patch
@@ -277,8 +345,8 @@ def claim_enclosed_shade(evidence: np.ndarray, lit: np.ndarray, open_share: floa
     return evidence | claim[labels].view(np.uint8)
 
 
-def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, p: WhiteStudioParams,
-               min_area: float) -> np.ndarray:
+def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.ndarray,
+               p: WhiteStudioParams, min_area: float) -> np.ndarray:
     """Fills the enclosed holes of ``mask`` (uint8 0/1) unless they look
     see-through (``_see_through``): the gap in a strap or a tripod stays open,
     a product's uniform interior is filled, and so is a white product's
@@ -293,14 +361,20 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, p: WhiteStu
     area = np.bincount(labels.ravel(), minlength=n)
     sweep = np.bincount(labels[lit > 0], minlength=n)
     for k in np.flatnonzero(fill & (area >= min_area) & (sweep >= p.hole_sweep_share * area)):
-        fill[k] = not _see_through(labels == k, mask, solid, p)
+        fill[k] = not _see_through(labels == k, mask, solid, offset, p)
     return mask | fill[labels].view(np.uint8)
 
 
-def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, p: WhiteStudioParams) -> bool:
+def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, offset: np.ndarray,
+                 p: WhiteStudioParams) -> bool:
     """Whether a lit hole is a gap in the product rather than a white patch on
-    it: wide enough to see through (a glint on glass is a thin slit) and
-    rimmed by solid product, not just by an outline."""
+    it: wide enough to see through (a glint on glass is a thin slit), rimmed
+    by solid product, not just by an outline, and continuing the fitted sweep
+    precisely. Lit only means within ``sweep_tolerance``; a white panel sits a
+    steady shade or tint off the sweep (its own paint, its own angle to the
+    light), where the sweep seen through a loop matches the fit to its noise."""
+    if float(np.linalg.norm(np.median(offset[hole], axis=0))) > p.hole_match:
+        return False
     r = _RIM.shape[0] // 2
     x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
     box = np.s_[max(y - r, 0):y + h + r, max(x - r, 0):x + w + r]

@@ -8,7 +8,7 @@ import importlib
 import sys
 from pathlib import Path
 
-COMMAND_MODULES = ("images", "config")
+COMMAND_MODULES = ("images", "config", "service", "doctor", "models", "shopify")
 
 DEFAULT_CONFIG = "config.yaml"
 

@@ -132,6 +132,7 @@ class Config(Section):
 
 _PATH_KEYS = (
     ("state_dir",), ("quarantine_dir",), ("archive_dir",), ("output", "dir"), ("models", "dir"),
+    ("segmenter", "path"),
 )
 
 

@@ -39,7 +39,7 @@ def load_photo(source: bytes | str | Path, params: LoadParams = LoadParams()) ->
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
-        raise NotAnImage("not an image Pillow can read (unknown or corrupt header)") from None
+        raise NotAnImage("unknown or corrupt header: no image format recognised") from None
     except Exception as exc:  # a malformed header can raise almost anything
         raise NotAnImage(f"unreadable header: {exc}") from None
     width, height = image.size

@@ -106,7 +106,7 @@ def test_empty_file():
 def test_not_an_image():
     with pytest.raises(NotAnImage) as err:
         load_photo(b"%PDF-1.4 this is a pdf, not a photo" * 10)
-    assert "not an image" in str(err.value)
+    assert "corrupt header" in str(err.value)
 
 
 def test_truncated_jpeg():

@@ -41,6 +41,7 @@ from daemon.journal import DONE, FAILED, NEEDS_REVIEW, PUBLISHING, QUARANTINED, 
 from daemon.logging import get_logger
 from daemon.stages import Stage, StagePipeline
 from integrations.shopify.publish import NeedsReview, PublishRequest, Published
+from pipeline import encode
 from pipeline.errors import BadPhoto, OutputTooLarge, TruncatedImage
 
 
@@ -96,21 +97,10 @@ def safe_name(text: str, limit: int = 120) -> str:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` so that ``path`` is either absent/old or complete, never half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        encode.write_atomic(path, data)
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise OutputUnavailable(f"cannot write {path}: {exc.strerror or exc}") from exc
-    _fsync_dir(path.parent)
 
 
 _TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
@@ -137,19 +127,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def free_path(path: Path) -> Path:

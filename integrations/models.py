@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from pipeline.encode import fsync_dir
+
 log = structlog.get_logger("models")
 
 DEFAULT_MODEL = "birefnet-general"
@@ -356,17 +358,6 @@ def _install(model: ModelEntry, part: Path, dest: Path) -> Path:
         digest, trusted = file_hash(part, "sha256"), True
         log.warning("installing an unverified model (trusted on first use)", model=model.name, sha256=digest)
     os.replace(part, dest)  # atomic: a loader never sees half a model
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     _write_sidecar(dest, digest, trusted)
     return dest
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

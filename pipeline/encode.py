@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -48,25 +48,42 @@ def _save(pil: Image.Image, params: EncodeParams, quality: int) -> bytes:
     return buf.getvalue()
 
 
+def temp_path(path: Path) -> Path:
+    """Where ``write_atomic`` stages ``path``: hidden, and tagged with the pid so
+    a later process can tell a dead writer's leftovers from a live one's."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
 def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so readers see either nothing or the whole
-    file: a temp file in the same folder, fsync, rename, fsync the folder."""
+    """Write ``data`` to ``path`` so readers see either nothing (or the old
+    file) or the whole new file: a temp file in the same folder, fsync,
+    rename, fsync the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = temp_path(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
     return path
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable; best effort (some filesystems refuse)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

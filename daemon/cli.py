@@ -27,6 +27,18 @@ def config_path(value: str | None) -> Path:
     return Path("/etc/booth/config.yaml")
 
 
+def load_or_report(path: str | None):
+    """The config named on the command line (see ``config_path``), or None
+    after printing why it is unusable; commands then exit with status 2."""
+    from daemon.config import ConfigError, load_config
+
+    try:
+        return load_config(config_path(path))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="booth", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from daemon.cli import config_path
-from daemon.config import Config, ConfigError, load_config
+from daemon.cli import load_or_report
+from daemon.config import Config
 from pipeline import BadPhoto, PipelineError, build_segmenter, finish, load_photo
 from pipeline.core import full_alpha, segment_photo
 from pipeline.encode import write_atomic
@@ -44,14 +44,6 @@ def register(sub) -> None:
     p.set_defaults(func=eval_command)
 
 
-def _load(args) -> Config | None:
-    try:
-        return load_config(config_path(args.config))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return None
-
-
 def _category(config: Config, name: str | None):
     if name and name not in config.categories:
         raise SystemExit(f"unknown category {name!r} (have: {', '.join(sorted(config.categories))})")
@@ -72,7 +64,7 @@ def find_photos(paths: list[str]) -> list[tuple[Path, Path]]:
 
 
 def process_command(args) -> int:
-    config = _load(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     category = _category(config, args.category)
@@ -126,7 +118,7 @@ PANEL = 640
 
 
 def preview_command(args) -> int:
-    config = _load(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     category = _category(config, args.category)
@@ -190,7 +182,7 @@ def _on_checkerboard(rgba: np.ndarray) -> np.ndarray:
 def eval_command(args) -> int:
     from pipeline import metrics
 
-    config = _load(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     images, masks = Path(args.images), Path(args.masks)

@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from daemon.cli import config_path
+from daemon.cli import load_or_report
+from daemon.config import Config, ConfigError
 from daemon.events import RETRY, THROTTLE
-from daemon.config import Config, ConfigError, load_config
 from daemon.journal import FAILED, QUARANTINED, STATES, Job, Journal, JournalError
 from daemon.service import journal_path, read_health, sha256_file
 
@@ -49,14 +49,6 @@ def register(sub) -> None:
     again.set_defaults(func=reprocess_command)
 
 
-def _config(args) -> Config | None:
-    try:
-        return load_config(config_path(args.config))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return None
-
-
 def _journal(config: Config) -> Journal:
     return Journal(journal_path(config))
 
@@ -68,7 +60,7 @@ def run_command(args) -> int:
     from daemon.service import AlreadyRunning, Service
     from pipeline.errors import PipelineError
 
-    config = _config(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     configure(config.logging.level, config.logging.format)
@@ -167,7 +159,7 @@ def _alive(pid) -> bool:
 
 
 def status_command(args) -> int:
-    config = _config(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     journal = _journal(config)
@@ -195,7 +187,7 @@ def status_command(args) -> int:
 # ----------------------------------------------------------------------- jobs
 
 def jobs_command(args) -> int:
-    config = _config(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     journal = _journal(config)
@@ -221,7 +213,7 @@ def _job_line(job: Job) -> str:
 # ----------------------------------------------------------------------- retry / reprocess
 
 def retry_command(args) -> int:
-    config = _config(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     journal = _journal(config)
@@ -257,7 +249,7 @@ def _retry(journal: Journal, job: Job) -> None:
 
 
 def reprocess_command(args) -> int:
-    config = _config(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     target = Path(args.path).resolve()

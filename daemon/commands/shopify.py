@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from daemon.cli import config_path
-from daemon.config import ConfigError, load_config
+from daemon.cli import load_or_report
 from daemon.logging import register_secret
 from integrations.shopify import queries as Q
 from integrations.shopify.auth import token_source
@@ -33,14 +32,6 @@ def register(sub) -> None:
     link.set_defaults(func=link_command)
 
 
-def _load(args):
-    try:
-        return load_config(config_path(args.config))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return None
-
-
 def _client(config) -> AdminClient:
     import httpx
     http = httpx.Client(timeout=config.shopify.timeout)
@@ -49,7 +40,7 @@ def _client(config) -> AdminClient:
 
 
 def check_command(args) -> int:
-    config = _load(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     shop = config.shopify
@@ -97,7 +88,7 @@ def product_gid(value: str) -> str:
 def link_command(args) -> int:
     from daemon.journal import Journal
 
-    config = _load(args)
+    config = load_or_report(args.config)
     if config is None:
         return 2
     try:

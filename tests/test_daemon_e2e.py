@@ -201,10 +201,20 @@ def test_status_jobs_retry_and_reprocess_commands(daemon):
     assert "bad.jpg" in daemon.booth("jobs", "--state", "quarantined").stdout
 
     bad = daemon.jobs("quarantined")[0]
+    first_note = Path(bad["quarantined_to"] + ".error.json")
+    assert first_note.exists()
     assert daemon.booth("retry", "--quarantined").returncode == 0
-    assert (daemon.inbox / "s" / "bad.jpg").exists()  # the original is back in place
-    wait_for(lambda: (lambda j: j["state"] == "quarantined" and j["attempts"] == 1)(
+    # The original went back to the inbox and ran again (fresh attempts) under the same
+    # job; it failed the same way, so it is in quarantine again with a new reason file
+    # and the first one kept beside it.
+    again = wait_for(lambda: (lambda j: j if j["state"] == "quarantined" and j["attempts"] == 1
+                              and j["updated_at"] > bad["updated_at"] else None)(
         next(j for j in daemon.jobs() if j["id"] == bad["id"])), 30, "the retried job quarantined again")
+    assert len(daemon.jobs()) == 2  # no new job for the same bytes
+    assert Path(again["quarantined_to"]).read_bytes() == b"not an image at all"
+    assert Path(again["quarantined_to"] + ".error.json").exists()
+    assert first_note.with_name(first_note.name + ".retried").exists()
+    assert not (daemon.inbox / "s" / "bad.jpg").exists()
 
     done = daemon.jobs("done")[0]
     out = daemon.booth("reprocess", str(daemon.inbox / "s" / "ok.jpg"))

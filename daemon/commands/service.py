@@ -235,10 +235,10 @@ def retry_command(args) -> int:
 
 
 def _retry(journal: Journal, job: Job) -> None:
-    # Requeue first, then put the original back: the daemon's intake then finds
-    # a waiting job for those bytes instead of a quarantined one.
-    stage = "publish" if job.stage == "publish" and job.output and Path(job.output).exists() else "load"
-    journal.requeue(job.id, stage=stage)
+    # Put the original back first, then requeue: until the requeue the daemon's
+    # intake finds a quarantined job for those bytes and leaves the file alone, so
+    # the worker never looks for an original that is not there yet. Interrupted in
+    # between, running retry again only requeues (the file is already back).
     q = Path(job.quarantined_to) if job.quarantined_to else None
     if q and q.exists() and not Path(job.path).exists():
         Path(job.path).parent.mkdir(parents=True, exist_ok=True)
@@ -246,6 +246,8 @@ def _retry(journal: Journal, job: Job) -> None:
         note = q.with_name(q.name + ".error.json")
         if note.exists():
             note.rename(note.with_name(note.name + ".retried"))
+    stage = "publish" if job.stage == "publish" and job.output and Path(job.output).exists() else "load"
+    journal.requeue(job.id, stage=stage)
 
 
 def reprocess_command(args) -> int:

@@ -20,6 +20,8 @@ JOB_DONE = "job_done"          # job_id, path, output, ms (dict of stage -> ms)
 JOB_FAILED = "job_failed"      # job_id, path, error, permanent (bool), attempt
 QUEUE_DEPTH = "queue_depth"    # depth
 STOPPING = "stopping"          # -
+RELOADING = "reloading"        # - (SIGHUP: reading the config again)
+RELOADED = "reloaded"          # segmenter, provider (the reload applied or refused: running again)
 THROTTLE = "throttle"          # available, maximum (Shopify cost points in the bucket)
 RETRY = "retry"                # operation, attempt, delay (a transient failure retried)
 

@@ -56,6 +56,7 @@ class Metrics:
         events.subscribe(ev.THROTTLE, self.on_throttle)
         events.subscribe(ev.RETRY, lambda operation="unknown", **_: self.retries.labels(operation).inc())
         events.subscribe(ev.STOPPING, lambda **_: self.ready.set(0))
+        events.subscribe(ev.RELOADED, self.on_ready)
 
     def on_ready(self, segmenter: Any = None, provider: Any = None, **_: Any) -> None:
         self.model.info({"segmenter": str(segmenter or "unknown"), "provider": str(provider or "none")})

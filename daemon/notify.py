@@ -1,4 +1,4 @@
-"""systemd's notify protocol: READY=1, STATUS=, WATCHDOG=1, STOPPING=1.
+"""systemd's notify protocol: READY=1, RELOADING=1, STATUS=, WATCHDOG=1, STOPPING=1.
 
 The protocol is one datagram of ``KEY=value`` lines sent to the AF_UNIX socket
 named by ``$NOTIFY_SOCKET`` (a name starting with ``@`` lives in the abstract
@@ -91,6 +91,11 @@ class Notifier:
 
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")
+
+    def reloading(self) -> bool:
+        """RELOADING=1 (ended by the next READY=1); MONOTONIC_USEC lets systemd
+        tell this reload from an earlier one."""
+        return self.send("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
 
     def stopping(self, status: str | None = None) -> bool:
         return self.send("STOPPING=1", *([f"STATUS={_one_line(status)}"] if status else []))
@@ -274,7 +279,8 @@ def attach(events: ev.Events, health: Callable[[], HealthLike], notifier: Notifi
     """Subscribe ``notifier`` to the daemon's lifecycle events.
 
     READY -> READY=1 and the first status, and the watchdog pinger starts (systemd
-    arms the watchdog only once start-up is complete). QUEUE_DEPTH, JOB_DONE,
+    arms the watchdog only once start-up is complete). RELOADING -> RELOADING=1,
+    RELOADED -> READY=1 again with the (maybe new) segmenter. QUEUE_DEPTH, JOB_DONE,
     JOB_FAILED -> STATUS=. STOPPING -> STOPPING=1; the pinger keeps feeding the
     watchdog through the drain as long as the workers make progress.
     """
@@ -297,6 +303,8 @@ def attach(events: ev.Events, health: Callable[[], HealthLike], notifier: Notifi
     events.subscribe(ev.JOB_DONE, lambda **f: handle.send_status(handle.status.job_done(**f)))
     events.subscribe(ev.JOB_FAILED, lambda **f: handle.send_status(handle.status.job_failed(**f)))
     events.subscribe(ev.STOPPING, on_stopping)
+    events.subscribe(ev.RELOADING, lambda **_: notifier.reloading())
+    events.subscribe(ev.RELOADED, lambda **f: notifier.ready(_ready_text(f, handle.status)))
     return handle
 
 

@@ -83,6 +83,28 @@ def build_segmenter(config: Config):
                                     cache_dir=Path(config.state_dir) / "cache")
 
 
+# What a reload cannot apply to a running daemon: the journal and lock live in
+# state_dir, the stage threads and the memory bound are sized at start, and the
+# publisher, the metrics endpoint and logging are set up once.
+RESTART_ONLY = ("state_dir", "workers.decode", "workers.finish", "workers.publish", "workers.max_in_memory",
+                "shopify", "metrics", "logging")
+
+
+def restart_only_changes(old: Config, new: Config) -> list[str]:
+    def value(config: Config, dotted: str):
+        for part in dotted.split("."):
+            config = getattr(config, part)
+        return config
+    return [k for k in RESTART_ONLY if value(old, k) != value(new, k)]
+
+
+def warm_up(segmenter):
+    """One small cut-out: the first call pays the session setup (and, on a GPU,
+    proves the provider runs) before any photo waits on it."""
+    segmenter.segment(np.full((64, 64, 3), 250, np.uint8))
+    return segmenter
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -134,15 +156,13 @@ class Service:
         self._candidates = self._candidates_for(config)
         if self._segmenter is None:
             self._segmenter = build_segmenter(config)
-        self._segmenter.segment(np.full((64, 64, 3), 250, np.uint8))  # warm up: first call pays the setup
+        warm_up(self._segmenter)
         self.worker = Worker(config, self.journal, self._segmenter, self.events, publisher=self._publisher,
                              finish=self._finish, on_superseded=self._hint)
         self.worker.start()
         self._start_intake(config)
         self._write_health()
-        self.events.emit(ev.READY, segmenter=getattr(self._segmenter, "name", type(self._segmenter).__name__),
-                         provider=getattr(self._segmenter, "provider", "cpu"),
-                         watched=[str(p) for p in config.watch.paths])
+        self.events.emit(ev.READY, **self._segmenter_fields(), watched=[str(p) for p in config.watch.paths])
         log.info("ready", watched=[str(p) for p in config.watch.paths], output=str(config.output.dir),
                  settle_seconds=config.watch.settle_seconds, jobs=self.journal.counts())
 
@@ -204,27 +224,54 @@ class Service:
             return 0
 
     def reload(self) -> bool:
-        """Load and validate the config again; keep the running one if the new one is invalid."""
+        """Load and validate the config again and apply it; keep the running one whole
+        if the new one is invalid or names a segmenter that cannot load and run."""
         source = self.config.source
-        try:
-            new = load_config(source) if source else None
-        except ConfigError as exc:
-            log.error("config reload failed; keeping the running config", error=str(exc))
-            return False
-        if new is None:
+        if not source:
             log.warning("config reload: the running config has no source file")
             return False
-        old, self.config = self.config, new
+        self.events.emit(ev.RELOADING)
+        try:
+            new = load_config(source)
+        except ConfigError as exc:
+            log.error("config reload failed; keeping the running config", error=str(exc))
+            self.events.emit(ev.RELOADED, **self._segmenter_fields())
+            return False
+        old = self.config
+        segmenter = None
+        if new.segmenter != old.segmenter or new.models_dir != old.models_dir:
+            try:  # built and warmed up beside the running one: the worker never waits on it
+                segmenter = warm_up(build_segmenter(new))
+            except Exception as exc:  # noqa: BLE001 - whatever the new model does, the daemon keeps running
+                log.error("config reload failed: the new segmenter cannot run; keeping the running config",
+                          error=str(exc), error_type=type(exc).__name__)
+                self.events.emit(ev.RELOADED, **self._segmenter_fields())
+                return False
+        self.config = new
         self._router = Router(new.routes)
         self._candidates = self._candidates_for(new)
         self.worker.config = new
-        if new.segmenter != old.segmenter or new.state_dir != old.state_dir or new.workers != old.workers:
-            log.warning("segmenter, state_dir and workers changes take effect at the next restart")
+        if segmenter is not None:
+            was = self._segmenter_fields()
+            self._segmenter = segmenter
+            self.worker.use_segmenter(segmenter)
+            log.info("segmenter changed", **self._segmenter_fields(),
+                     previous=f"{was['segmenter']} ({was['provider']})")
+        waiting = restart_only_changes(old, new)
+        if waiting:
+            log.warning("these settings take effect at the next restart", settings=waiting)
         if new.watch != old.watch:
             self._stop_intake()
             self._start_intake(new)
+        self._write_health()
         log.info("config reloaded", source=str(source))
+        self.events.emit(ev.RELOADED, **self._segmenter_fields())
         return True
+
+    def _segmenter_fields(self) -> dict[str, str]:
+        seg = self._segmenter
+        return {"segmenter": str(getattr(seg, "name", type(seg).__name__)),
+                "provider": str(getattr(seg, "provider", "cpu"))}
 
     def health(self) -> Health:
         watcher, worker, settler = self._watcher, self.worker, self._settler
@@ -343,6 +390,7 @@ class Service:
         health = self.health()
         data = {"pid": os.getpid(), "started_at": self._started_at, "updated_at": time.time(),
                 "stopped": stopped, "watched": [str(p) for p in self.config.watch.paths],
+                **(self._segmenter_fields() if self._segmenter is not None else {}),
                 "last_progress_age_s": round(time.monotonic() - health.last_progress, 1), **asdict(health)}
         path = Path(self.config.state_dir) / HEALTH_FILE
         try:

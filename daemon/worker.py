@@ -171,7 +171,7 @@ class Worker:
                  on_superseded: Callable[[Path], None] = lambda path: None, poll_seconds: float = 2.0) -> None:
         self.config = config  # replaced on reload; read once per job
         self._journal = journal
-        self._segmenter = segmenter
+        self._segmenter = segmenter  # swapped by use_segmenter on reload; read once per job
         self._events = events
         self._publisher = publisher
         self._finish = finish
@@ -286,6 +286,15 @@ class Worker:
             self._in_flight.discard(job_id)
             for path in [p for p, owner in self._reserved.items() if owner == job_id]:
                 del self._reserved[path]
+
+    @property
+    def segmenter(self):
+        return self._segmenter
+
+    def use_segmenter(self, segmenter) -> None:
+        """Cut out the next photos with ``segmenter`` (a reload). A photo already in
+        the segment stage finishes on the old one, which is freed after it."""
+        self._segmenter = segmenter
 
     # ------------------------------------------------------------------ stages
 

@@ -310,3 +310,37 @@ def test_with_shopify_on_each_photo_is_published_once_and_an_unmatched_one_needs
             remote = json.loads(job["remote"])
             assert remote["product_id"] == product.id and remote["file_id"]
         assert "NOPE-404" in review[0]["path"] and review[0]["output"]
+
+
+def test_sighup_swaps_in_a_new_segmenter_and_refuses_one_that_cannot_load(daemon, tmp_path):
+    from pipeline.segment.contracts import builtin_contract
+    from tests.onnx_builders import mask_model
+
+    daemon.start()
+    status = lambda: json.loads(daemon.booth("status", "--json").stdout)["daemon"]  # noqa: E731
+    assert status()["segmenter"] == "white-studio"
+
+    model = mask_model(builtin_contract("u2net"), tmp_path / "cut.onnx")
+    daemon.settings["segmenter"] = {"name": "custom", "path": str(model), "contract": "u2net",
+                                    "providers": ["cpu"]}
+    daemon.write_config()
+    daemon.send(signal.SIGHUP)
+    wait_for(lambda: "segmenter changed" in daemon.log_text(), 30, "the new segmenter in use")
+    assert (status()["segmenter"], status()["provider"]) == ("custom", "CPUExecutionProvider")
+    write(daemon.inbox / "after-swap.jpg", photo_bytes(seed=12))
+    daemon.wait_done(1)
+
+    # A model file that is not a model: the reload is refused whole and the
+    # daemon keeps cutting out with the model it has.
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"this is not an ONNX graph")
+    daemon.settings["segmenter"]["path"] = str(broken)
+    daemon.settings["categories"]["default"]["encode"]["format"] = "png"  # must not apply either
+    daemon.write_config()
+    daemon.send(signal.SIGHUP)
+    wait_for(lambda: "the new segmenter cannot run" in daemon.log_text(), 30, "the reload to be refused")
+    assert "broken.onnx" in daemon.log_text()
+    write(daemon.inbox / "after-refusal.jpg", photo_bytes(seed=13))
+    daemon.wait_done(2)
+    assert daemon.proc.poll() is None and status()["segmenter"] == "custom"
+    assert all(p.suffix == ".jpg" for p in daemon.outputs())

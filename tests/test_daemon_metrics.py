@@ -78,6 +78,15 @@ def test_stopping_clears_ready(endpoint):
     assert scrape(handle.url)[("booth_ready", ())] == 0
 
 
+def test_a_reload_that_swaps_the_model_shows_the_new_one(endpoint):
+    events, handle = endpoint
+    events.emit(ev.READY, segmenter="white-studio", provider="cpu")
+    events.emit(ev.RELOADED, segmenter="birefnet-general", provider="CUDAExecutionProvider")
+    info = {k: v for k, v in scrape(handle.url).items() if k[0] == "booth_model_info"}
+    assert info == {("booth_model_info", (("provider", "CUDAExecutionProvider"),
+                                          ("segmenter", "birefnet-general"))): 1}
+
+
 def test_two_endpoints_keep_their_own_numbers(endpoint):
     events, handle = endpoint
     other_events = ev.Events()

@@ -105,6 +105,18 @@ def test_lifecycle_messages_arrive_in_order(systemd, running):
                    "STOPPING=1\nSTATUS=stopping: draining 2 queued"]
 
 
+def test_a_reload_is_announced_and_ends_with_ready_naming_the_segmenter(systemd, running):
+    events, _health, _handle = running
+    systemd.wait_for("READY=1")
+    events.emit(ev.RELOADING)
+    reloading = systemd.wait_for("RELOADING=1")[-1].split("\n")
+    assert reloading[0] == "RELOADING=1" and reloading[1].startswith("MONOTONIC_USEC=")
+    assert 0 < int(reloading[1].split("=")[1]) <= time.monotonic_ns() // 1000
+    events.emit(ev.RELOADED, segmenter="birefnet-general", provider="CUDAExecutionProvider")
+    ready = [m for m in systemd.wait_for("READY=1") if m.startswith("READY=1")]
+    assert ready[-1].startswith("READY=1\nSTATUS=ready (birefnet-general, CUDAExecutionProvider)")
+
+
 def test_no_pings_after_the_observer_dies(systemd, running):
     _events, health, _handle = running
     systemd.wait_for("WATCHDOG=1")

@@ -75,3 +75,15 @@ def test_a_second_service_on_the_same_state_dir_refuses_to_start(tmp_path):
     again = Service(make_config(tmp_path))
     again.start()
     again.stop()
+
+
+def test_a_reload_names_the_settings_that_wait_for_a_restart(tmp_path):
+    old = make_config(tmp_path)
+    new = parse_config({"watch": {"paths": ["inbox"], "settle_seconds": 0.2},
+                        "workers": {"max_in_memory": 12, "max_attempts": 9},
+                        "metrics": {"enabled": True},
+                        "categories": {"default": {"compose": {"width": 256, "height": 256}}}}, base=tmp_path)
+    # max_attempts and the category apply to the next job; the memory bound and the
+    # metrics endpoint are set up at start.
+    assert service_module.restart_only_changes(old, new) == ["workers.max_in_memory", "metrics"]
+    assert service_module.restart_only_changes(old, old) == []

@@ -172,6 +172,8 @@ def status_command(args) -> int:
     if d["running"]:
         print(f"daemon: running (pid {d['pid']}), watcher {'ok' if d.get('observer_alive') else 'DOWN'}, "
               f"workers {'ok' if d.get('workers_alive') else 'DOWN'}, in flight {d.get('queue_depth', 0)}")
+        if d.get("segmenter"):
+            print(f"segmenter: {d['segmenter']} on {d.get('provider', 'cpu')}")
     else:
         print("daemon: not running")
     print("jobs:   " + ", ".join(f"{state} {n}" for state, n in report["counts"].items()))

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from integrations.shopify.config import PublishParams, ShopifyConfig
 from pipeline.profile import Profile
 from pipeline.segment import SegmenterConfig
+from pipeline.template import check_template
 
 DEFAULT_CATEGORY = "default"
 PROFILE_KEYS = ("load", "refine", "compose", "shadow", "brand", "encode")
@@ -57,6 +59,21 @@ class RouteRule(Section):
     product: str = Field("{product}", description="template over the regex's named groups")
     view: str = Field("{view}", description="template over the regex's named groups")
     index: str = Field("{index}", description="template over the regex's named groups: the photo's order in a view")
+
+    @field_validator("product", "view", "index")
+    @classmethod
+    def _template(cls, value: str):
+        return check_template(value)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None):
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"regex {value!r} does not compile: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _one_matcher(self):
@@ -155,16 +172,17 @@ def parse_config(raw: Any, base: Path, source: Path | None = None) -> Config:
         raise ConfigError(f"{where}: the top level must be a mapping of keys")
     raw = copy.deepcopy(raw)
     problems: list[str] = []
-    raw["categories"] = _resolve_categories(raw.pop("categories", None), base, problems)
+    categories = raw.pop("categories", None)
+    names = {DEFAULT_CATEGORY, *(categories if isinstance(categories, dict) else ())}
+    raw["categories"] = _resolve_categories(categories, base, problems)
     _absolutise(raw, base)
     raw["source"] = source
+    problems += _route_problems(raw.get("routes"), names)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         problems += _describe(exc, Config)
     else:
-        if not problems:
-            problems += _check_references(config)
         if not problems:
             return config
     raise ConfigError(f"{where}: invalid config\n" + "\n".join(f"  - {p}" for p in problems))
@@ -260,12 +278,14 @@ def _deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _check_references(config: Config) -> list[str]:
+def _route_problems(routes: Any, categories: set[str]) -> list[str]:
+    """Routes naming a category that does not exist (checked even when other keys are wrong)."""
     problems = []
-    for i, route in enumerate(config.routes):
-        if route.category not in config.categories:
-            problems.append(f"routes[{i}].category: no category named {route.category!r} "
-                            f"(have: {', '.join(sorted(config.categories))})")
+    for i, route in enumerate(routes if isinstance(routes, list) else []):
+        category = route.get("category", DEFAULT_CATEGORY) if isinstance(route, dict) else None
+        if isinstance(category, str) and category not in categories:
+            problems.append(f"routes[{i}].category: no category named {category!r} "
+                            f"(have: {', '.join(sorted(categories))})")
     return problems
 
 

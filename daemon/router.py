@@ -16,12 +16,12 @@ A path that matches no rule uses the ``default`` category.
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from daemon.config import DEFAULT_CATEGORY, RouteRule
+from pipeline.template import fill_template
 
 
 @dataclass(frozen=True)
@@ -93,18 +93,6 @@ def _matcher(rule: RouteRule):
     return lambda rel: {} if regex.match(rel) else None
 
 
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def _render(template: str, groups: Mapping[str, str]) -> str:
-    try:
-        return string.Formatter().vformat(template, (), _Blank(groups)).strip()
-    except (ValueError, IndexError, AttributeError, KeyError):
-        return ""
-
-
 def guess(rel: str) -> dict[str, str]:
     """product / view / index from the booth's own naming, leniently."""
     path = PurePosixPath(rel)
@@ -119,9 +107,9 @@ def guess(rel: str) -> dict[str, str]:
 
 def _build(category: str, rel: str, groups: Mapping[str, str], rule: RouteRule | None) -> Route:
     guessed = guess(rel)
-    product = (_render(rule.product, groups) if rule else "") or guessed.get("product", "")
-    view = (_render(rule.view, groups) if rule else "") or guessed.get("view", "")
-    index_text = (_render(rule.index, groups) if rule else "") or guessed.get("index", "")
+    product = (fill_template(rule.product, groups) if rule else "") or guessed.get("product", "")
+    view = (fill_template(rule.view, groups) if rule else "") or guessed.get("view", "")
+    index_text = (fill_template(rule.index, groups) if rule else "") or guessed.get("index", "")
     product = " ".join(product.split()) or PurePosixPath(rel).stem
     index = int(index_text) if index_text.isdigit() else None
     return Route(category, product, view or None, index, _fields(category, product, view, index_text, groups))

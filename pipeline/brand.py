@@ -5,7 +5,6 @@ Fonts and logos are loaded once and cached (they are per-profile constants).
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -15,19 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.profile import BarParams, BrandParams, LogoParams
-
-
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def fill_template(template: str, fields: Mapping[str, str]) -> str:
-    """'{title} #{serial}' with the fields known for this photo; unknown ones are blank."""
-    try:
-        return string.Formatter().vformat(template, (), _Blank(fields)).strip()
-    except (ValueError, IndexError):
-        return template
+from pipeline.template import fill_template
 
 
 @lru_cache(maxsize=16)

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.template import check_template
+
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
 
 
@@ -119,6 +121,11 @@ class BarParams(Params):
     @classmethod
     def _colour(cls, value):
         return parse_colour(value)
+
+    @field_validator("text")
+    @classmethod
+    def _template(cls, value: str):
+        return check_template(value)
 
     @field_validator("font")
     @classmethod

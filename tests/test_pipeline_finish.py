@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import cv2
 import numpy as np
@@ -11,7 +12,6 @@ from PIL import Image, ImageCms
 from pydantic import ValidationError
 
 from pipeline import finish
-from pipeline.brand import fill_template
 from pipeline.compose import NoSubject
 from pipeline.core import full_alpha, segment_photo
 from pipeline.encode import encode, write_atomic
@@ -20,6 +20,7 @@ from pipeline.load import Photo
 from pipeline.profile import EncodeParams, Profile
 from pipeline.refine import decontaminate, guided_upsample
 from pipeline.segment.base import Segmentation
+from pipeline.template import check_template, fill_template
 
 
 def _square_photo(size=800, box=(200, 248, 600, 648), colour=(25, 25, 30), sweep=240, blur=1.5):
@@ -246,7 +247,18 @@ def test_text_bar_is_drawn_with_placeholders():
 
 def test_fill_template_leaves_unknown_fields_blank():
     assert fill_template("{title} #{serial}", {"title": "Sony A7 IV"}) == "Sony A7 IV #"
-    assert fill_template("{title", {}) == "{title"
+    assert fill_template("{title", {}) == "{title"  # never checked: shown as written, never a crash
+    assert fill_template("{title.nope}", {"title": "x"}) == "{title.nope}"
+
+
+@pytest.mark.parametrize("template, problem", [
+    ("{title", "expected '}'"), ("{0} and {}", "is not a field name"), ("{title.upper}", "is not a field name"),
+    ("{sku[0]}", "is not a field name"), ("{title:{width}}", "nested fields"),
+])
+def test_check_template_refuses_what_fill_could_not_do(template, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        check_template(template)
+    assert check_template("{title} #{serial} {{literal}} {sku:>10}") == "{title} #{serial} {{literal}} {sku:>10}"
 
 
 def test_logo_is_placed_in_its_corner(tmp_path):

@@ -1,7 +1,5 @@
 """Intake: which names are candidates, network mounts, stability, the event handler."""
 
-import os
-import threading
 import time
 from pathlib import Path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from tqdm import tqdm
 
 from daemon.cli import load_or_report
 from daemon.config import Config
-from pipeline import BadPhoto, PipelineError, build_segmenter, finish, load_photo
+from daemon.router import Router
+from pipeline import BadPhoto, PipelineError, finish, load_photo
 from pipeline.core import full_alpha, segment_photo
 from pipeline.encode import write_atomic
 
@@ -44,10 +46,14 @@ def register(sub) -> None:
     p.set_defaults(func=eval_command)
 
 
-def _category(config: Config, name: str | None):
-    if name and name not in config.categories:
-        raise SystemExit(f"unknown category {name!r} (have: {', '.join(sorted(config.categories))})")
-    return config.category(name)
+def _unknown_category(config: Config, name: str | None) -> bool:
+    """True (after saying so) when ``--category`` names no category in the config."""
+    if not name or name in config.categories:
+        return False
+    close = difflib.get_close_matches(name, list(config.categories), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"have: {', '.join(sorted(config.categories))}"
+    print(f"unknown category {name!r} ({hint})", file=sys.stderr)
+    return True
 
 
 def find_photos(paths: list[str]) -> list[tuple[Path, Path]]:
@@ -67,22 +73,27 @@ def process_command(args) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 2
-    category = _category(config, args.category)
+    if _unknown_category(config, args.category):
+        return 2
+    forced = config.categories[args.category] if args.category else None
+    router = Router(config.routes)
     outdir = Path(args.output) if args.output else config.output.dir
     mask_dir = Path(args.mask_dir) if args.mask_dir else None
     photos = find_photos(args.paths)
     if not photos:
         print("no photos found in " + ", ".join(args.paths), file=sys.stderr)
         return 1
-    segmenter = build_segmenter(config.segmenter)
+    segmenter = _segmenter(config)
+    if segmenter is None:
+        return 2
     failures: list[str] = []
     bar = tqdm(photos, unit="photo", file=sys.stderr, disable=None)
     for path, rel in bar:
         bar.set_postfix_str(path.name, refresh=False)
         try:
+            category, fields = _route(config, router, rel, forced)
             photo = load_photo(path, category.profile.load)
             segmentation = segment_photo(photo, segmenter)
-            fields = {"title": path.stem, "product": path.stem, "category": category.name}
             result = finish(photo, segmentation, category.profile, fields)
             write_atomic((outdir / rel).with_suffix("." + result.extension), result.encoded)
             if mask_dir is not None:
@@ -95,6 +106,26 @@ def process_command(args) -> int:
     print(f"{done} of {len(photos)} photos finished into {outdir}"
           + (f", {len(failures)} failed" if failures else ""), file=sys.stderr)
     return 1 if failures else 0
+
+
+def _segmenter(config: Config):
+    """The segmenter the daemon would use (a fetched model resolves the same way), or None after saying why."""
+    from daemon.service import build_segmenter
+
+    try:
+        return build_segmenter(config)
+    except PipelineError as exc:
+        print(f"cannot cut out: {exc}", file=sys.stderr)
+        return None
+
+
+def _route(config: Config, router: Router, rel: Path, forced=None):
+    """The category and the bar's fields for a photo, from the config's routes as the
+    daemon finds them (the path below the named folder stands for the path below
+    the watched one); ``--category`` overrides the category."""
+    route = router.route(rel.as_posix())
+    category = forced or config.category(route.category)
+    return category, {**route.fields, "category": category.name}
 
 
 def _reason(exc: BaseException) -> str:
@@ -121,12 +152,18 @@ def preview_command(args) -> int:
     config = load_or_report(args.config)
     if config is None:
         return 2
-    category = _category(config, args.category)
+    if _unknown_category(config, args.category):
+        return 2
+    forced = config.categories[args.category] if args.category else None
+    category, fields = _route(config, Router(config.routes), Path(Path(args.image).name), forced)
+    segmenter = _segmenter(config)
+    if segmenter is None:
+        return 2
     try:
         photo = load_photo(args.image, category.profile.load)
-        segmentation = segment_photo(photo, build_segmenter(config.segmenter))
-        result = finish(photo, segmentation, category.profile, {"title": Path(args.image).stem})
-    except PipelineError as exc:
+        segmentation = segment_photo(photo, segmenter)
+        result = finish(photo, segmentation, category.profile, fields)
+    except (PipelineError, OSError) as exc:
         print(f"{args.image}: {_reason(exc)}", file=sys.stderr)
         return 1
     sheet = preview_sheet(photo.rgb, segmentation.alpha, result.image,
@@ -186,29 +223,44 @@ def eval_command(args) -> int:
     if config is None:
         return 2
     images, masks = Path(args.images), Path(args.masks)
+    for folder in (images, masks):
+        if not folder.is_dir():
+            print(f"{folder}: not a folder", file=sys.stderr)
+            return 2
     mask_by_stem = {p.stem: p for p in masks.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     pairs = [(p, mask_by_stem[p.stem]) for p in sorted(images.iterdir())
              if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in mask_by_stem]
     if not pairs:
         print(f"no image in {images} has a mask with the same name in {masks}", file=sys.stderr)
         return 1
-    segmenter = build_segmenter(config.segmenter)
-    rows = []
+    segmenter = _segmenter(config)
+    if segmenter is None:
+        return 2
+    rows, failures = [], []
     for image_path, mask_path in tqdm(pairs, unit="photo", file=sys.stderr, disable=None):
-        photo = load_photo(image_path, config.category(None).profile.load)
-        alpha = full_alpha(photo, segment_photo(photo, segmenter))
-        truth = np.asarray(Image.open(mask_path).convert("L"))
+        try:
+            photo = load_photo(image_path, config.category(None).profile.load)
+            alpha = full_alpha(photo, segment_photo(photo, segmenter))
+            truth = np.asarray(load_photo(mask_path).rgb.max(axis=2))  # any mask format, EXIF-rotated like the photo
+        except PipelineError as exc:
+            failures.append(f"{image_path.name}: {_reason(exc)}")
+            tqdm.write(f"FAILED {failures[-1]}", file=sys.stderr)
+            continue
         if truth.shape != alpha.shape:
             alpha = cv2.resize(alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
         rows.append({"image": image_path.name, "iou": metrics.iou(alpha, truth),
                      "mae": metrics.mae(alpha, truth), "boundary_f": metrics.boundary_f(alpha, truth)})
+    if not rows:
+        print("no image could be scored", file=sys.stderr)
+        return 1
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("iou", "mae", "boundary_f")}
     if args.json:
-        print(json.dumps({"segmenter": config.segmenter.name, "images": rows, "mean": mean}, indent=2))
+        print(json.dumps({"segmenter": config.segmenter.name, "images": rows, "mean": mean,
+                          "failed": failures}, indent=2))
     else:
         width = max(len(r["image"]) for r in rows)
         print(f"{'image':<{width}}    IoU     MAE  boundary F")
         for r in rows:
             print(f"{r['image']:<{width}}  {r['iou']:.4f}  {r['mae']:.4f}  {r['boundary_f']:.4f}")
         print(f"{'mean':<{width}}  {mean['iou']:.4f}  {mean['mae']:.4f}  {mean['boundary_f']:.4f}")
-    return 0
+    return 1 if failures else 0

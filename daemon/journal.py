@@ -221,21 +221,34 @@ class Journal:
                            (PROCESSING, time.time(), int(job_id), WAITING, FAILED)) == 1
 
     def requeue(self, job_id: int | str, stage: str = "load") -> bool:
-        """Run the job again from ``stage`` (``load`` or ``publish``) with fresh attempts."""
+        """Run the job again from ``stage`` (``load`` or ``publish``) with fresh attempts.
+        False when there is no such job or it is in flight right now (the worker's
+        own state write would overwrite the requeue when it finishes)."""
         if stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}")
         return self._write(
             "UPDATE jobs SET state=?, stage=?, attempts=0, next_attempt_at=0, error=NULL, error_type=NULL,"
-            " finished_at=NULL, updated_at=? WHERE id=?", (WAITING, stage, time.time(), int(job_id))) == 1
+            " finished_at=NULL, updated_at=? WHERE id=? AND state NOT IN (?, ?)",
+            (WAITING, stage, time.time(), int(job_id), PROCESSING, PUBLISHING)) == 1
 
-    def forget(self, job_id: int) -> None:
-        """Drop a version that never existed (a file caught mid-write and since changed)."""
-        self._write("DELETE FROM jobs WHERE id=? AND state NOT IN (?, ?)", (int(job_id), DONE, NEEDS_REVIEW))
+    def forget(self, job_id: int) -> bool:
+        """Drop a version that never existed (a file caught mid-write and since changed).
+        A job that left anything behind (an output, a quarantined original, Shopify
+        ids) is never dropped: without its row that would be lost or done twice.
+        True if the row went."""
+        return self._write(
+            "DELETE FROM jobs WHERE id=? AND state NOT IN (?, ?, ?) AND output IS NULL AND quarantined_to IS NULL"
+            " AND remote='{}'", (int(job_id), DONE, NEEDS_REVIEW, QUARANTINED)) == 1
 
-    def recover(self) -> int:
-        """After a crash: jobs that were in flight start again from their checkpoint."""
-        return self._write("UPDATE jobs SET state=?, updated_at=? WHERE state IN (?, ?)",
-                           (WAITING, time.time(), PROCESSING, PUBLISHING))
+    def recover(self, keep: Iterable[int] = ()) -> int:
+        """Jobs marked in flight that are not (after a crash; or a state write that
+        failed, with the disk full) start again from their checkpoint; ``keep``:
+        the ids really in flight."""
+        keep = [int(i) for i in keep]
+        marks = ",".join("?" * len(keep))
+        return self._write(f"UPDATE jobs SET state=?, updated_at=? WHERE state IN (?, ?)"
+                           f"{f' AND id NOT IN ({marks})' if keep else ''}",
+                           (WAITING, time.time(), PROCESSING, PUBLISHING, *keep))
 
     def due(self, now: float | None = None, limit: int = 100) -> list[Job]:
         now = time.time() if now is None else now

@@ -13,7 +13,6 @@ new one is invalid.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -32,7 +31,7 @@ from daemon.journal import DONE, Journal
 from daemon.logging import get_logger
 from daemon.router import Router
 from daemon.watch import Candidates, Settler, Watcher, scan
-from daemon.worker import Publisher, Worker, sweep_temp_files
+from daemon.worker import Publisher, Worker, sha256_file, sweep_temp_files
 
 JOURNAL_FILE = "journal.sqlite3"
 HEALTH_FILE = "daemon.json"
@@ -98,19 +97,17 @@ def restart_only_changes(old: Config, new: Config) -> list[str]:
     return [k for k in RESTART_ONLY if value(old, k) != value(new, k)]
 
 
+def candidates_for(config: Config) -> Candidates:
+    """The files the daemon takes: photos by name, never its own output, quarantine, archive or state."""
+    excluded = [config.output.dir, config.quarantine, config.archive_dir, config.state_dir]
+    return Candidates.of(config.watch, excluded=[Path(p) for p in excluded])
+
+
 def warm_up(segmenter):
     """One small cut-out: the first call pays the session setup (and, on a GPU,
     proves the provider runs) before any photo waits on it."""
     segmenter.segment(np.full((64, 64, 3), 250, np.uint8))
     return segmenter
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Service:
@@ -153,7 +150,7 @@ class Service:
         if swept:
             log.info("removed half-written files left by an earlier crash", files=swept)
         self._router = Router(config.routes)
-        self._candidates = self._candidates_for(config)
+        self._candidates = candidates_for(config)
         if self._segmenter is None:
             self._segmenter = build_segmenter(config)
         warm_up(self._segmenter)
@@ -249,7 +246,7 @@ class Service:
                 return False
         self.config = new
         self._router = Router(new.routes)
-        self._candidates = self._candidates_for(new)
+        self._candidates = candidates_for(new)
         self.worker.config = new
         if segmenter is not None:
             was = self._segmenter_fields()
@@ -378,10 +375,6 @@ class Service:
         except Exception:  # noqa: BLE001 - a scan problem never stops the daemon
             log.exception("scan failed", folder=str(folder))
 
-    @staticmethod
-    def _candidates_for(config: Config) -> Candidates:
-        excluded = [config.output.dir, config.quarantine, config.archive_dir, config.state_dir]
-        return Candidates.of(config.watch, excluded=[Path(p) for p in excluded])
 
     # ------------------------------------------------------------------ health file
 

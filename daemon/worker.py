@@ -65,6 +65,9 @@ class OutputUnavailable(JobError):
     """The output folder cannot be written (missing, not a folder, full); retried."""
 
 
+ORPHAN_CHECK_SECONDS = 60.0  # how often jobs stuck "in flight" after a failed state write are looked for
+
+
 def verdict(exc: BaseException, attempts: int, max_attempts: int) -> str:
     """What to do after a stage raised: quarantine, retry, review or forget."""
     if isinstance(exc, Superseded):
@@ -129,6 +132,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def still_the_same(job: Job, path: Path) -> bool:
+    """Whether ``path`` still holds the bytes ``job`` was made from. A booth that
+    saves a reshoot under the same name must not see the new version archived,
+    deleted or quarantined in place of the old one."""
+    try:
+        st = path.stat()
+        if job.size is not None and job.mtime_ns is not None and (st.st_size, st.st_mtime_ns) == (job.size,
+                                                                                                job.mtime_ns):
+            return True
+        return sha256_file(path) == job.sha256
+    except OSError:
+        return False
+
+
 def free_path(path: Path) -> Path:
     """``path``, or ``name-2.ext``, ``name-3.ext``... whichever does not exist yet."""
     candidate, n = path, 1
@@ -177,6 +202,7 @@ class Worker:
         self._finish = finish
         self._on_superseded = on_superseded
         self._poll = poll_seconds
+        self._next_orphan_check = time.monotonic() + ORPHAN_CHECK_SECONDS
         self._cond = threading.Condition()
         self._stopping = False
         self._in_flight: set[int] = set()
@@ -252,12 +278,26 @@ class Worker:
                 self._cond.wait(self._sleep_time())
 
     def _sleep_time(self) -> float:
-        retry = self._journal.next_retry_at()
+        try:
+            retry = self._journal.next_retry_at()
+        except Exception:  # noqa: BLE001 - the journal busy for a moment must not end dispatching
+            self._log.exception("could not read the next retry time")
+            return self._poll
         if retry is None:
             return self._poll
         return max(0.01, min(self._poll, retry - time.time()))
 
     def _feed(self) -> int:
+        now = time.monotonic()
+        if now >= self._next_orphan_check:
+            # Same thread as the claims below, so a job claimed but not yet marked
+            # in flight cannot be mistaken for an orphan.
+            self._next_orphan_check = now + ORPHAN_CHECK_SECONDS
+            with self._lock:
+                mine = set(self._in_flight)
+            if orphans := self._journal.recover(keep=mine):
+                self._log.warning("jobs marked in flight but not being worked on are queued again "
+                                  "(a state write failed earlier)", jobs=orphans)
         fed = 0
         for job in self._journal.due(limit=4 * self.config.workers.max_in_memory):
             if self._stopping:
@@ -405,11 +445,17 @@ class Worker:
     def _after_success(self, work: _Work) -> None:
         job, mode = work.job, self.config.after_success
         original = Path(job.path)
+        if mode == "keep" or not original.exists():
+            return
+        if not still_the_same(job, original):
+            work.log.info("a newer version was saved under the original's name; left in place for its own job",
+                          after_success=mode)
+            return
         try:
-            if mode == "archive" and original.exists():
+            if mode == "archive":
                 dest = move(original, Path(self.config.archive_dir) / (job.rel or original.name))
                 work.log.info("original archived", archived_to=str(dest))
-            elif mode == "delete":
+            else:
                 original.unlink(missing_ok=True)
         except OSError as exc:
             work.log.warning("could not tidy the original", after_success=mode, error=str(exc))
@@ -427,9 +473,14 @@ class Worker:
             self._events.emit(ev.JOB_FAILED, job_id=job.id, path=job.path, error=error, permanent=permanent,
                               attempt=attempts)
             if action == "forget":
-                log.info("original changed or vanished before it was finished; taking the new version",
-                         reason=error)
-                self._journal.forget(job.id)
+                if self._journal.forget(job.id):
+                    log.info("original changed or vanished before it was finished; taking the new version",
+                             reason=error)
+                else:  # run before (an output, Shopify ids): keep the record, a person decides
+                    self._journal.set_state(job.id, NEEDS_REVIEW, error=f"not run again: {error}",
+                                            error_type=type(exc).__name__, attempts=attempts)
+                    log.warning("needs review: the original changed or vanished before it could be run again",
+                                reason=error)
                 self._on_superseded(Path(job.path))
             elif action == "retry":
                 delay = self._retry_delay(exc, attempts)
@@ -462,9 +513,19 @@ class Worker:
         target = Path(self.config.quarantine) / (job.rel or original.name)
         moved: Path | None = None
         try:
-            if original.exists() and job.stage != "publish":
-                moved = move(original, target)
-            note = (moved or target).with_name((moved or target).name + ".error.json")
+            if job.stage != "publish" and still_the_same(job, original):
+                # The journal learns where the original goes before it goes: a crash
+                # in between leaves it in the inbox under a quarantined job (found by
+                # `booth jobs --state quarantined`, put right by `booth retry`), never
+                # a file in quarantine that no job knows about.
+                target.parent.mkdir(parents=True, exist_ok=True)
+                dest = free_path(target)
+                self._journal.set_state(job.id, QUARANTINED, error=error, error_type=type(exc).__name__,
+                                        attempts=attempts, quarantined_to=str(dest), timings=work.timings)
+                shutil.move(str(original), str(dest))
+                moved = dest
+            note = free_path(moved.with_name(moved.name + ".error.json") if moved
+                             else target.with_name(f"{target.name}.job{job.id}.error.json"))
             write_atomic(note, json.dumps({
                 "job_id": job.id, "path": job.path, "sha256": job.sha256, "reason": error,
                 "error_type": type(exc).__name__, "stage": stage, "attempts": attempts,

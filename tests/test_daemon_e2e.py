@@ -112,7 +112,8 @@ def test_bad_files_are_quarantined_with_their_reason_while_good_files_flow(tmp_p
             write(daemon.inbox / "good" / f"g{i}.jpg", photo_bytes(seed=30 + i))
         (daemon.inbox / "good" / "readme.txt").write_text("not a photo extension: never touched")
 
-        wait_for(lambda: len(daemon.jobs("quarantined")) == 4, 60, "4 quarantined")
+        wait_for(lambda: len(daemon.jobs("quarantined")) == 4
+                 and len(list(daemon.quarantine.rglob("*.error.json"))) == 4, 60, "4 quarantined with notes")
         daemon.wait_done(3)
         reasons = {Path(j["path"]).name: j["error"] for j in daemon.jobs("quarantined")}
         assert "empty" in reasons["zero.jpg"]
@@ -192,7 +193,8 @@ def test_status_jobs_retry_and_reprocess_commands(daemon):
     write(daemon.inbox / "s" / "ok.jpg", photo_bytes(seed=9))
     write(daemon.inbox / "s" / "bad.jpg", b"not an image at all")
     daemon.wait_done(1)
-    wait_for(lambda: daemon.jobs("quarantined"), 30, "the bad file quarantined")
+    wait_for(lambda: daemon.jobs("quarantined") and list(daemon.quarantine.rglob("*.error.json")), 30,
+             "the bad file quarantined")
 
     status = json.loads(daemon.booth("status", "--json").stdout)
     assert status["counts"]["done"] == 1 and status["counts"]["quarantined"] == 1
@@ -208,7 +210,8 @@ def test_status_jobs_retry_and_reprocess_commands(daemon):
     # job; it failed the same way, so it is in quarantine again with a new reason file
     # and the first one kept beside it.
     again = wait_for(lambda: (lambda j: j if j["state"] == "quarantined" and j["attempts"] == 1
-                              and j["updated_at"] > bad["updated_at"] else None)(
+                              and j["updated_at"] > bad["updated_at"]
+                              and Path(j["quarantined_to"] + ".error.json").exists() else None)(
         next(j for j in daemon.jobs() if j["id"] == bad["id"])), 30, "the retried job quarantined again")
     assert len(daemon.jobs()) == 2  # no new job for the same bytes
     assert Path(again["quarantined_to"]).read_bytes() == b"not an image at all"

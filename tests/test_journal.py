@@ -132,3 +132,28 @@ def test_twin_finds_the_same_bytes_bound_for_the_same_place(journal):
     b, _ = journal.add("same", "/in/two/x.jpg", category="c", product_key="p", view="Front", index=1)
     assert journal.twin("same", "c", "p", "Front", 1, other_than=b.id).id == a.id
     assert journal.twin("same", "c", "p", "Back", 1, other_than=b.id) is None
+
+
+def test_a_job_in_flight_is_not_requeued_under_the_worker(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    job, _ = journal.add("ab" * 32, tmp_path / "a.jpg")
+    assert journal.claim(job.id)
+    assert not journal.requeue(job.id)  # the worker's DONE would overwrite it
+    journal.set_state(job.id, "done", output=str(tmp_path / "out.jpg"))
+    assert journal.requeue(job.id) and journal.get(job.id).state == "waiting"
+    journal.close()
+
+
+def test_forget_drops_only_versions_that_left_nothing_behind(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    plain, _ = journal.add("aa" * 32, tmp_path / "a.jpg")
+    with_output, _ = journal.add("bb" * 32, tmp_path / "b.jpg")
+    journal.set_state(with_output.id, "waiting", output=str(tmp_path / "b-out.jpg"))
+    quarantined, _ = journal.add("cc" * 32, tmp_path / "c.jpg")
+    journal.set_state(quarantined.id, "waiting", quarantined_to=str(tmp_path / "q" / "c.jpg"))
+    published, _ = journal.add("dd" * 32, tmp_path / "d.jpg")
+    journal.remote_ids(published.id).put("file_id", "gid://shopify/MediaImage/1")
+    assert journal.forget(plain.id) and journal.get(plain.id) is None
+    for job in (with_output, quarantined, published):
+        assert not journal.forget(job.id) and journal.get(job.id) is not None
+    journal.close()

@@ -176,10 +176,10 @@ def test_transient_failures_are_retried_then_quarantined_with_a_note(setup):
 
     worker = start(s, finish=always_full)
     job = add(s, "sub/x.jpg")
-    wait_for(lambda: state_of(s, job) == "quarantined", 10)
-    got = s.journal.get(job.id)
-    assert got.attempts == 3 and "No space" in got.error
     kept = s.config.quarantine / "sub" / "x.jpg"
+    wait_for(lambda: state_of(s, job) == "quarantined" and (kept.parent / "x.jpg.error.json").exists(), 10)
+    got = s.journal.get(job.id)
+    assert got.attempts == 3 and "No space" in got.error and got.quarantined_to == str(kept)
     assert kept.exists() and not (s.inbox / "sub" / "x.jpg").exists()
     note = json.loads((kept.parent / "x.jpg.error.json").read_text())
     assert note["job_id"] == job.id and note["error_type"] == "OSError" and note["attempts"] == 3
@@ -294,4 +294,112 @@ def test_after_success_archive_moves_the_original_keeping_its_folders(setup):
     wait_for(lambda: state_of(s, job) == "done", 10)
     wait_for(lambda: (s.config.archive_dir / "UsedCameraGear" / "p" / "x.jpg").exists(), 5)
     assert not (s.inbox / "UsedCameraGear" / "p" / "x.jpg").exists()
+    worker.stop(5)
+
+
+# ----------------------------------------------------------------------- a reshoot under the same name
+
+def _with(s, **settings):
+    s.config = parse_config({"watch": {"paths": ["inbox"], "settle_seconds": 0.1},
+                             "workers": {"max_in_memory": 2, "max_attempts": 3, "retry_base_seconds": 0.05,
+                                         "retry_max_seconds": 0.1}, **settings}, base=s.tmp)
+    return s
+
+
+class ReshootDuringFinish(FakeFinish):
+    """The booth saves a new version under the same name while the old one is being finished."""
+
+    def __init__(self, path: Path, then=None):
+        super().__init__()
+        self.path, self.then, self.new = path, then, photo_bytes(64, 64, seed=999)
+
+    def __call__(self, *args):
+        self.path.write_bytes(self.new)
+        if self.then is not None:
+            raise self.then
+        return super().__call__(*args)
+
+
+@pytest.mark.parametrize("after_success", ["archive", "delete"])
+def test_a_newer_version_saved_under_the_same_name_is_not_tidied_away(setup, after_success):
+    s = _with(setup, after_success=after_success)
+    path = s.inbox / "shoot" / "a.jpg"
+    finish = ReshootDuringFinish(path)
+    worker = start(s, finish=finish)
+    job = add(s, "shoot/a.jpg")
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    worker.stop(5)
+    assert path.read_bytes() == finish.new  # the reshoot is still there for its own job
+    assert not any(p.is_file() for p in (s.tmp / "archive").rglob("*"))
+
+
+def test_a_bad_photo_replaced_by_a_reshoot_leaves_the_reshoot_in_place(setup):
+    s = setup
+    path = s.inbox / "b.jpg"
+    finish = ReshootDuringFinish(path, then=NotAnImage("not a photo"))
+    worker = start(s, finish=finish)
+    job = add(s, "b.jpg")
+    wait_for(lambda: state_of(s, job) == "quarantined"
+             and list(s.config.quarantine.glob("*.error.json")), 10)
+    worker.stop(5)
+    assert path.read_bytes() == finish.new
+    assert s.journal.get(job.id).quarantined_to is None
+    note = json.loads(next(s.config.quarantine.glob("b.jpg.job*.error.json")).read_text())
+    assert note["job_id"] == job.id and note["quarantined_to"] is None
+
+
+def test_a_finished_job_run_again_without_its_original_keeps_its_record(setup):
+    s = setup
+    worker = start(s)
+    job = add(s, "c.jpg")
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    Path(job.path).unlink()
+    assert s.journal.requeue(job.id)  # booth reprocess / retry
+    wait_for(lambda: state_of(s, job) == "needs_review", 10)
+    worker.stop(5)
+    got = s.journal.get(job.id)
+    assert "original is gone" in got.error and got.output and Path(got.output).exists()
+
+
+def test_a_job_whose_final_state_write_failed_is_not_stuck_in_flight(setup, monkeypatch):
+    import sqlite3
+
+    from daemon import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "ORPHAN_CHECK_SECONDS", 0.2)
+    s = setup
+    real_set_state, failures = s.journal.set_state, []
+
+    def full_disk_once(job_id, state, **kw):
+        if state == "done" and not failures:
+            failures.append(job_id)
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_set_state(job_id, state, **kw)
+
+    monkeypatch.setattr(s.journal, "set_state", full_disk_once)
+    worker = start(s)
+    job = add(s, "d.jpg")
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    worker.stop(5)
+    assert failures == [job.id] and s.finish.calls == 2  # run again, not left "processing" for good
+
+
+def test_a_busy_journal_does_not_end_dispatching(setup, monkeypatch):
+    import sqlite3
+
+    s = setup
+    real, raised = s.journal.next_retry_at, []
+
+    def locked_once():
+        if not raised:
+            raised.append(1)
+            raise sqlite3.OperationalError("database is locked")
+        return real()
+
+    monkeypatch.setattr(s.journal, "next_retry_at", locked_once)
+    worker = start(s)
+    wait_for(lambda: raised, 5)
+    job = add(s, "e.jpg")
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    assert worker.alive
     worker.stop(5)

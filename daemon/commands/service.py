@@ -12,8 +12,9 @@ from pathlib import Path
 from daemon.cli import load_or_report
 from daemon.config import Config, ConfigError
 from daemon.events import RETRY, THROTTLE
-from daemon.journal import FAILED, QUARANTINED, STATES, Job, Journal, JournalError
-from daemon.service import journal_path, read_health, sha256_file
+from daemon.journal import FAILED, PROCESSING, PUBLISHING, QUARANTINED, STATES, Job, Journal, JournalError
+from daemon.service import journal_path, read_health
+from daemon.worker import sha256_file, still_the_same
 
 
 def register(sub) -> None:
@@ -228,60 +229,95 @@ def retry_command(args) -> int:
             targets = [job]
         else:
             targets = journal.jobs(FAILED if args.failed else QUARANTINED)
+        refused = 0
         for job in targets:
-            _retry(journal, job)
-            print(f"job {job.id} queued again: {job.path}")
-        return 0
+            problem = _retry(journal, job)
+            if problem:
+                refused += 1
+                print(f"job {job.id} not queued: {problem}", file=sys.stderr)
+            else:
+                print(f"job {job.id} queued again: {job.path}")
+        return 1 if refused else 0
     finally:
         journal.close()
 
 
-def _retry(journal: Journal, job: Job) -> None:
+def _retry(journal: Journal, job: Job) -> str | None:
+    """Queue ``job`` again (its quarantined original back in place first); the reason when it cannot be."""
     # Put the original back first, then requeue: until the requeue the daemon's
     # intake finds a quarantined job for those bytes and leaves the file alone, so
     # the worker never looks for an original that is not there yet. Interrupted in
     # between, running retry again only requeues (the file is already back).
+    if job.state in (PROCESSING, PUBLISHING):
+        return "it is being worked on right now"
     q = Path(job.quarantined_to) if job.quarantined_to else None
-    if q and q.exists() and not Path(job.path).exists():
-        Path(job.path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(q), job.path)
-        note = q.with_name(q.name + ".error.json")
-        if note.exists():
-            note.rename(note.with_name(note.name + ".retried"))
+    original = Path(job.path)
+    if q and q.exists():
+        if original.exists() and not still_the_same(job, original):
+            return (f"another file is now at {original}; move it away first (the quarantined original is {q})")
+        if not original.exists():
+            original.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(q), original)
+            note = q.with_name(q.name + ".error.json")
+            if note.exists():
+                note.rename(note.with_name(note.name + ".retried"))
     stage = "publish" if job.stage == "publish" and job.output and Path(job.output).exists() else "load"
-    journal.requeue(job.id, stage=stage)
+    if not journal.requeue(job.id, stage=stage):
+        return "it is being worked on right now"
+    return None
 
 
 def reprocess_command(args) -> int:
+    from daemon.router import Router
+    from daemon.service import candidates_for
+
     config = load_or_report(args.config)
     if config is None:
         return 2
-    target = Path(args.path).resolve()
-    files = [p for p in sorted(target.rglob("*")) if p.is_file()] if target.is_dir() else [target]
-    if not files or not files[0].exists():
+    target = Path(os.path.abspath(args.path))
+    if not target.exists():
         print(f"{args.path}: no such file", file=sys.stderr)
         return 1
+    candidates = candidates_for(config)
+    files = [p for p in sorted(target.rglob("*")) if p.is_file()] if target.is_dir() else [target]
+    photos = [p for p in files if candidates.accepts(p) or not target.is_dir()]
+    if not photos:
+        print(f"{args.path}: no photos (hidden, temporary and non-image files are skipped)", file=sys.stderr)
+        return 1
     journal = _journal(config)
+    router = Router(config.routes)
+    busy = 0
     try:
-        for path in files:
-            print(_reprocess(config, journal, path))
-        return 0
+        for path in photos:
+            job, queued = _reprocess(config, journal, router, path)
+            if queued:
+                print(f"job {job.id} queued: {job.path}")
+            else:
+                busy += 1
+                print(f"job {job.id} not queued: it is being worked on right now ({job.path})", file=sys.stderr)
+        return 1 if busy else 0
     finally:
         journal.close()
 
 
-def _reprocess(config: Config, journal: Journal, path: Path) -> str:
-    from daemon.router import Router
+def locate(config: Config, path: Path) -> tuple[Path, Path, str]:
+    """(watched root, the path as the daemon spells it, path below the root): the
+    same file named through a symlink or ``..`` still finds its existing job."""
+    roots = sorted((Path(r) for r in config.watch.paths), key=lambda r: -len(str(r)))
+    for root in roots:
+        for base, candidate in ((root, path), (root.resolve(), path.resolve())):
+            if candidate.is_relative_to(base):
+                rel = candidate.relative_to(base)
+                return root, root / rel, rel.as_posix()
+    return path.parent, path, path.name
 
-    roots = [Path(r).resolve() for r in config.watch.paths]
-    root = next((r for r in sorted(roots, key=lambda r: -len(str(r))) if path.is_relative_to(r)), path.parent)
-    rel = path.relative_to(root).as_posix()
+
+def _reprocess(config: Config, journal: Journal, router, path: Path) -> tuple[Job, bool]:
+    root, path, rel = locate(config, path)
     sha = sha256_file(path)
-    route = Router(config.routes).route(rel)
+    route = router.route(rel)
     st = path.stat()
     job, created = journal.add(sha, path, root=root, rel=rel, size=st.st_size, mtime_ns=st.st_mtime_ns,
                                category=route.category, product_key=route.product_key, view=route.view,
                                index=route.index, fields=route.fields)
-    if not created:
-        journal.requeue(job.id, stage="load")
-    return f"job {job.id} queued: {path}"
+    return job, created or journal.requeue(job.id, stage="load")

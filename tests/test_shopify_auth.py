@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+
+import httpx
 
 import pytest
 import structlog
@@ -31,7 +34,6 @@ class Clock:
 
 
 def source(fake_or_url, environ, **changes):
-    import httpx
     url = getattr(fake_or_url, "url", fake_or_url)
     seen: list[str] = []
     clock = Clock()
@@ -81,6 +83,42 @@ def test_a_rejected_token_is_fetched_again_then_used():
         clock.now += 3600
         client.execute(Q.CHECK)
         assert fake.stats.grants == 2
+
+
+def test_workers_rejected_with_the_same_token_share_one_new_grant():
+    """A and B hold the same token when Shopify revokes it; A refreshes first.
+    B's 401 then names a token that is already gone: B just uses the new one."""
+    with FakeShopify() as fake:
+        tokens, _, clock = source(fake, {"SHOPIFY_CLIENT_SECRET": SECRET}, client_id="booth-app")
+        config = shop_config(fake.url)
+        a = AdminClient(config, tokens, sleep=lambda s: None)
+        a.execute(Q.CHECK)
+        fake.tokens.clear()  # revoked on the shop's side an hour later
+        clock.now += 3600
+        b_sending, a_done = threading.Event(), threading.Event()
+
+        def hold(request):  # B's request, token header already set, waits until A has refreshed
+            if not b_sending.is_set():
+                b_sending.set()
+                a_done.wait(5)
+
+        b = AdminClient(config, tokens, http=httpx.Client(event_hooks={"request": [hold]}), sleep=lambda s: None)
+        answers, errors = [], []
+        worker = threading.Thread(target=lambda: _capture(lambda: b.execute(Q.CHECK), answers, errors))
+        worker.start()
+        assert b_sending.wait(5)
+        a.execute(Q.CHECK)  # 401, refresh, a new grant, asked again
+        a_done.set()
+        worker.join(10)
+        assert errors == [] and answers and answers[0]["shop"]["name"]
+        assert fake.stats.grants == 2  # one new token for both
+
+
+def _capture(fn, answers, errors):
+    try:
+        answers.append(fn())
+    except Exception as exc:  # noqa: BLE001 - the assertion reports it
+        errors.append(exc)
 
 
 def test_a_freshly_granted_token_that_is_rejected_is_permanent():

@@ -9,9 +9,10 @@ import pytest
 
 from integrations.shopify import queries as Q
 from integrations.shopify.auth import StaticToken
-from integrations.shopify.client import AdminClient, CostBucket, admin_endpoint, retry_after_seconds
+from integrations.shopify.client import (MAX_RETRY_AFTER, AdminClient, CostBucket, admin_endpoint,
+                                         retry_after_seconds)
 from integrations.shopify.config import ShopifyConfig
-from integrations.shopify.errors import AmbiguousError, AuthError, PermanentError, TransientError
+from integrations.shopify.errors import AmbiguousError, AuthError, GraphQLError, PermanentError, TransientError
 from tests.fake_shopify import FakeShopify
 from tests.fake_shopify.testing import TOKEN, shop_config
 
@@ -94,7 +95,7 @@ def test_5xx_and_dropped_connections_on_queries_are_retried_with_a_bound():
 
 
 def test_pacing_keeps_requests_inside_the_bucket():
-    with FakeShopify(bucket=(60.0, 400.0)) as fake:
+    with FakeShopify(bucket=(400.0, 2000.0)) as fake:
         client, sleeps = client_for(fake)
         threads = [threading.Thread(target=lambda: [client.execute(Q.PRODUCT_MEDIA, {"id": "gid://shopify/Product/1"})
                                                    for _ in range(6)]) for _ in range(3)]
@@ -103,7 +104,7 @@ def test_pacing_keeps_requests_inside_the_bucket():
         for t in threads:
             t.join()
         assert fake.stats.over_limit == 0
-        assert sleeps  # it had to wait: 18 requests of cost 42 from a bucket of 60
+        assert sleeps  # it had to wait: 18 requests of cost 153 from a bucket of 400
         assert fake.stats.min_available >= 0
 
 
@@ -139,8 +140,56 @@ def test_a_missing_scope_is_a_permanent_error_naming_the_scope(missing, document
         assert caught.value.scope == missing and missing in str(caught.value)
 
 
-def test_retry_after_reads_seconds_and_http_dates():
+def test_retry_after_reads_seconds_and_http_dates_and_is_capped():
+    import email.utils
+    import time
     assert retry_after_seconds("2") == 2.0
     assert retry_after_seconds("0.25") == 0.25
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert retry_after_seconds(email.utils.formatdate(time.time() + 20, usegmt=True)) == pytest.approx(20, abs=2)
+    assert retry_after_seconds(email.utils.formatdate(time.time() + 20)) == pytest.approx(20, abs=2)  # "-0000"
+    assert retry_after_seconds("86400") == MAX_RETRY_AFTER == 60.0  # not a day inside one request
+    assert retry_after_seconds(email.utils.formatdate(time.time() + 7200, usegmt=True)) == MAX_RETRY_AFTER
+    assert retry_after_seconds("soon", default=1.5) == 1.5
+    assert retry_after_seconds("nan", default=1.5) == 1.5
     assert retry_after_seconds(None, default=1.5) == 1.5
+
+
+def test_a_429_with_a_long_retry_after_waits_at_most_the_cap():
+    with FakeShopify() as fake:
+        fake.faults.retry_after = "3600"
+        fake.inject("429", "shop")
+        sleeps: list[float] = []  # recorded, not slept: the real wait would be a minute
+        client = AdminClient(shop_config(fake.url), StaticToken(TOKEN, "test"), sleep=sleeps.append)
+        assert client.execute(Q.CHECK)["shop"]
+        assert max(sleeps) == MAX_RETRY_AFTER
+
+
+def test_an_internal_error_answering_a_mutation_is_ambiguous_and_not_resent():
+    with FakeShopify() as fake:
+        fake.inject("internal", "stagedUploadsCreate")
+        client, _ = client_for(fake)
+        spec = {"resource": "IMAGE", "filename": "a.jpg", "mimeType": "image/jpeg", "httpMethod": "POST"}
+        with pytest.raises(AmbiguousError, match="internal"):
+            client.execute(Q.STAGED_UPLOADS_CREATE, {"input": [spec]})
+        assert fake.stats.by_operation["stagedUploadsCreate"] == 1
+        assert len(fake.store.staged) == 1  # it did run: sending it again blindly could do it twice
+
+
+def test_an_internal_error_answering_a_query_is_asked_again():
+    with FakeShopify() as fake:
+        fake.inject("internal", "shop")
+        client, sleeps = client_for(fake)
+        assert client.execute(Q.CHECK)["shop"]["name"]
+        assert fake.stats.by_operation["shop"] == 2 and len(sleeps) == 1
+
+
+def test_a_query_over_shopifys_cost_limit_is_a_permanent_error():
+    too_dear = """query Dear($id: ID!) { product(id: $id) {
+      variants(first: 100) { nodes { id media(first: 50) { nodes { id } } } } } }"""
+    with FakeShopify() as fake:
+        client, _ = client_for(fake)
+        with pytest.raises(GraphQLError, match="MAX_COST_EXCEEDED") as caught:
+            client.execute(too_dear, {"id": "gid://shopify/Product/1"})
+        assert caught.value.permanent and fake.stats.over_cost == [("product", 1 + 2 + 100 * 53)]
+        assert fake.stats.by_operation["product"] == 1

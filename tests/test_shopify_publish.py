@@ -6,7 +6,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from integrations.shopify.config import PublishParams
-from integrations.shopify.errors import AmbiguousError, MediaFailed, TransientError
+from integrations.shopify.errors import AmbiguousError, MediaFailed, PublishError, TransientError
 from integrations.shopify.publish import (NeedsReview, Published, Publisher, alt_text, media_filename,
                                           plan_moves, Media)
 from tests.fake_shopify import FakeShopify
@@ -201,14 +201,42 @@ def test_ambiguity_that_never_clears_stays_transient(fake, tmp_path):
     assert fake.stats.by_operation["fileCreate"] == 3
 
 
-def test_media_that_fails_once_is_uploaded_again_into_the_same_file(fake, tmp_path):
+def test_media_that_fails_once_is_deleted_and_created_again(fake, tmp_path):
     product = fake.store.add_product("Camera", skus=["CAM-1"])
     fake.store.fail_first_rate = 1.0
     request = one_image(tmp_path, "CAM-1")
     ids = DictIds()
     result = publisher(fake).publish(request, ids)
     assert result.media_id == attached_once(fake, product, request)
-    assert ids.get("media_retries") == "1"
+    [failed] = fake.store.deleted  # Shopify takes no new bytes into a FAILED file: it had to go
+    assert failed.status == "FAILED" and failed.id != result.media_id
+    assert ids.get("failed_files") == failed.id and fake.store.file_by_id[result.media_id].status == "READY"
+    assert fake.stats.by_operation["fileCreate"] == 2 and fake.stats.invalid == []
+
+
+@pytest.mark.parametrize("key, value", [("failed_files", None), ("staged_resource_url", ""), ("file_id", "")])
+def test_a_crash_while_replacing_a_failed_file_neither_loses_nor_double_spends_the_retry(fake, tmp_path, key, value):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    fake.store.fail_first_rate = 1.0
+    request = one_image(tmp_path, "CAM-1")
+    ids = CrashAfter(key, value)
+    with pytest.raises(Crash):
+        publisher(fake).publish(request, ids)
+    result = publisher(fake, media_retries=1).publish(request, ids)  # one retry: spent once, not twice
+    assert result.media_id == attached_once(fake, product, request)
+    assert len(fake.store.deleted) == 1 and ids.get("failed_files") == fake.store.deleted[0].id
+    assert fake.stats.by_operation["fileCreate"] == 2
+
+
+def test_media_that_fails_again_after_its_retry_is_permanent(fake, tmp_path):
+    fake.store.add_product("Camera", skus=["CAM-1"])
+    request = one_image(tmp_path, "CAM-1")
+    fake.store.fail_media.add(media_filename(request))
+    ids = DictIds()
+    with pytest.raises(MediaFailed):
+        publisher(fake, media_retries=1).publish(request, ids)
+    assert len(fake.store.deleted) == 1 and fake.stats.by_operation["fileCreate"] == 2
+    assert len(ids.get("failed_files").split(",")) == 1
 
 
 def test_media_that_keeps_failing_is_permanent_with_shopifys_message(fake, tmp_path):
@@ -261,3 +289,115 @@ def test_alt_text_template_fills_known_fields_and_blanks_unknown_ones():
     assert alt_text("{title} - {view} ({colour})", {"title": "Lens", "view": "front"}) == "Lens - front ()"
     assert alt_text("{title} - {view}", {"title": "Lens", "view": ""}) == "Lens"
     assert alt_text("{title} {condition}", {"title": "Lens", "condition": "mint"}) == "Lens mint"
+
+
+@pytest.mark.parametrize("mutation, code", [("fileUpdate", "FILE_LOCKED"),
+                                            ("productReorderMedia", "MEDIA_CANNOT_BE_MODIFIED"),
+                                            ("productVariantAppendMedia", "NON_READY_MEDIA")])
+def test_a_user_error_saying_shopify_is_busy_is_transient_and_a_later_attempt_finishes(fake, tmp_path,
+                                                                                      mutation, code):
+    product = fake.store.add_product("Lens", skus=["L-1"])
+    pub = publisher(fake)
+    pub.publish(one_image(tmp_path, "L-1", "back", 1, seed=1), DictIds())  # so the next image needs a reorder
+    fake.store.refuse(mutation, code)
+    request = one_image(tmp_path, "L-1", params=PublishParams(assign_variant=True))
+    ids = DictIds()
+    with pytest.raises(TransientError) as caught:
+        pub.publish(request, ids)
+    assert not caught.value.permanent and code in str(caught.value)
+    result = pub.publish(request, ids)  # what the worker does later
+    assert result.media_id == attached_once(fake, product, request)
+    assert fake.store.media_filenames(product)[0] == media_filename(request)
+    assert product.variants[0].media == [result.media_id]
+
+
+def test_other_user_errors_stay_permanent(fake, tmp_path):
+    fake.store.add_product("Camera", skus=["CAM-1"])
+    fake.store.refuse("fileUpdate", "INVALID")
+    with pytest.raises(PublishError) as caught:
+        publisher(fake).publish(one_image(tmp_path, "CAM-1"), DictIds())
+    assert caught.value.permanent
+
+
+def test_a_new_file_is_found_after_an_ambiguous_create_even_under_many_older_files(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    request = one_image(tmp_path, "CAM-1")
+    stem = media_filename(request)[:-len("00000000.jpg")]
+    for n in range(60):  # earlier shoots of this view: the fuzzy search finds them all, oldest first
+        fake.store.add_file(f"{stem}{n:08x}.jpg")
+    fake.inject("drop", "fileCreate")
+    ids = DictIds()
+    result = publisher(fake).publish(request, ids)
+    assert result.media_id == attached_once(fake, product, request) == ids.get("file_id")
+    assert fake.stats.by_operation["fileCreate"] == 1
+
+
+def test_a_variant_append_applied_before_a_crash_is_not_sent_again(fake, tmp_path):
+    product = fake.store.add_product("Lens", skus=["L-1", "L-2"])
+    request = one_image(tmp_path, "L-2", params=PublishParams(assign_variant=True))
+    fake.inject("drop", "productVariantAppendMedia")  # Shopify applies it; the answer never comes
+    ids = DictIds()
+    with pytest.raises(AmbiguousError):
+        publisher(fake, step_retries=0).publish(request, ids)
+    assert product.variants[1].media and not ids.get("variant_media")
+    result = publisher(fake).publish(request, ids)  # a fresh process, the same journal
+    assert product.variants[1].media == [result.media_id]
+    assert ids.get("variant_media") == product.variants[1].id
+    assert fake.stats.by_operation["productVariantAppendMedia"] == 1
+
+
+def test_a_variant_that_already_has_other_media_keeps_it_and_the_image_is_still_published(fake, tmp_path):
+    product = fake.store.add_product("Lens", skus=["L-1"])
+    params = PublishParams(assign_variant=True)
+    first = publisher(fake).publish(one_image(tmp_path, "L-1", "front", 0, seed=1, params=params), DictIds())
+    request = one_image(tmp_path, "L-1", "back", 1, seed=2, params=params)
+    ids = DictIds()
+    with capture_logs() as logs:
+        result = publisher(fake).publish(request, ids)
+    assert isinstance(result, Published) and result.media_id == attached_once(fake, product, request)
+    assert product.variants[0].media == [first.media_id]  # one media item per variant: the first stays
+    assert ids.get("variant_media") == "-"
+    assert any(e["event"] == "shopify.variant_has_media" for e in logs)
+
+
+def test_replace_all_keeps_videos_and_3d_models(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    fake.store.add_foreign_image(product, "hand-made.jpg")
+    video = fake.store.add_foreign_image(product, "review.mp4", kind="VIDEO")
+    model = fake.store.add_foreign_image(product, "camera.glb", kind="MODEL_3D")
+    request = one_image(tmp_path, "CAM-1", params=PublishParams(replace="replace-all"))
+    publisher(fake).publish(request, DictIds())
+    assert fake.store.media_filenames(product) == [media_filename(request), video.filename, model.filename]
+
+
+def test_a_product_with_more_media_than_one_page_is_read_whole(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    for n in range(120):
+        fake.store.add_foreign_image(product, f"hand-made-{n}.jpg")
+    request = one_image(tmp_path, "CAM-1")
+    publisher(fake).publish(request, DictIds())  # attached last, at 121: only a full listing sees it
+    assert fake.store.media_filenames(product)[0] == media_filename(request)
+    assert fake.stats.over_cost == []
+
+
+def test_title_serial_finds_a_serial_on_a_later_variant(fake, tmp_path):
+    fake.store.add_product("Sony A7IV kit", skus=[f"K-{n}" for n in range(30)])
+    product = fake.store.add_product("Sony A7IV kit", skus=[f"S-{n}" for n in range(25)] + ["U-331"])
+    params = PublishParams(lookup="title-serial")
+    result = publisher(fake).publish(one_image(tmp_path, "sony a7iv kit #331", params=params), DictIds())
+    assert isinstance(result, Published) and result.product_id == product.id
+
+
+def test_a_reorder_job_that_never_finishes_is_transient_and_not_recorded(fake, tmp_path):
+    product = fake.store.add_product("Camera", skus=["CAM-1"])
+    pub = publisher(fake, poll_timeout=0.2)
+    pub.publish(one_image(tmp_path, "CAM-1", "back", 1, seed=1), DictIds())
+    fake.store.stuck_jobs = True
+    request = one_image(tmp_path, "CAM-1", "front", 0, seed=2)
+    ids = DictIds()
+    with pytest.raises(TransientError, match="not done"):
+        pub.publish(request, ids)
+    assert not ids.get("reordered")
+    fake.store.stuck_jobs = False
+    pub.publish(request, ids)
+    assert ids.get("reordered") and fake.store.media_filenames(product)[0] == media_filename(request)

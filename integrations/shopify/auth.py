@@ -38,7 +38,7 @@ class StaticToken:
     def token(self) -> str:
         return self._value
 
-    def refresh(self) -> bool:
+    def refresh(self, rejected: str) -> bool:
         return False
 
 
@@ -68,10 +68,15 @@ class ClientCredentials:
                 self._fetch()
             return self._value  # type: ignore[return-value]
 
-    def refresh(self) -> bool:
-        """Drop a rejected token; a token rejected within a minute of its grant
-        means the app itself is refused, and asking again would not help."""
+    def refresh(self, rejected: str) -> bool:
+        """Shopify answered 401 to ``rejected``. Workers share this source, so
+        several may hold the same rejected token: the first drops it, and the
+        others find a different token already in place and just use it. Only
+        ``rejected`` itself being refused within a minute of its grant means
+        the app is refused, where asking again would not help."""
         with self._lock:
+            if self._value is not None and self._value != rejected:
+                return True  # another worker already replaced it
             if self._value is not None and self._clock() - self._fetched < 60:
                 return False
             self._value = None

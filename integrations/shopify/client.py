@@ -7,17 +7,21 @@ own because ShopifyAPI's has no request timeout, hides the status and headers
 What the client does for every request:
 - paces itself from ``extensions.cost.throttleStatus`` so the cost bucket is
   never emptied (a reserve is always left for other apps on the store);
-- waits what the bucket needs on ``THROTTLED`` and what ``Retry-After`` says on 429;
+- waits what the bucket needs on ``THROTTLED`` and what ``Retry-After`` says on
+  429 (at most ``MAX_RETRY_AFTER``: a proxy's "come back tomorrow" must not
+  park a worker for a day inside one request);
 - retries 5xx, timeouts and connection errors with exponential jitter, bounded
   by attempts and by time -- except a *mutation* that may have reached Shopify
-  (a read timeout, a dropped connection, a 5xx): that raises ``AmbiguousError``
-  so the publish flow looks for its result before sending it again;
+  (a read timeout, a dropped connection, a 5xx, a 200 carrying only
+  ``INTERNAL_SERVER_ERROR``): that raises ``AmbiguousError`` so the publish
+  flow looks for its result before sending it again;
 - turns 401/403 and ``ACCESS_DENIED`` into ``AuthError`` naming the scope.
 The token only ever travels in a request header; no message here carries it.
 """
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import re
 import threading
@@ -39,18 +43,26 @@ log = structlog.get_logger("booth.shopify")
 # Which scope an operation needs, for the message when Shopify only says "denied".
 SCOPES = {
     "productVariants": "read_products", "products": "read_products", "product": "read_products",
-    "files": "read_files", "nodes": "read_files",
+    "productVariant": "read_products", "files": "read_files", "nodes": "read_files",
     "stagedUploadsCreate": "write_files", "fileCreate": "write_files", "fileUpdate": "write_files",
+    "fileDelete": "write_files",
     "productReorderMedia": "write_products", "productVariantAppendMedia": "write_products",
 }
 _SCOPE_RE = re.compile(r"\b(?:read|write)_[a-z_]+\b")
 _OPERATION_RE = re.compile(r"\b(?:query|mutation)\s+\w*[^{]*\{\s*(\w+)")
-DEFAULT_COST = 50.0  # assumed for a document until Shopify has told us its cost
+# Assumed for a document until Shopify has told us its cost: above the dearest
+# document booth sends (tested), so concurrent first requests cannot overdraw.
+DEFAULT_COST = 300.0
+MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is cut to this
 
 
 class TokenSource(Protocol):
     def token(self) -> str: ...
-    def refresh(self) -> bool: ...  # drop the token; True when a new one can be obtained
+
+    def refresh(self, rejected: str) -> bool:
+        """``rejected`` got a 401: True when a request should be tried again
+        (a new token is, or can be, had), False when that cannot help."""
+        ...
 
 
 class RetryLater(TransientError):
@@ -89,15 +101,24 @@ def operation(document: str) -> str:
     return match.group(1) if match else "?"
 
 
-def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
-    """``Retry-After`` as seconds or an HTTP date."""
+def retry_after_seconds(value: str | None, default: float = 1.0, cap: float = MAX_RETRY_AFTER) -> float:
+    """``Retry-After`` as seconds or an HTTP date, between 0 and ``cap``;
+    ``default`` when it is missing or unreadable."""
     if not value:
         return default
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else default
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return default
+        if parsed.tzinfo is None:  # "-0000": UTC by RFC 5322
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        seconds = parsed.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return default
+    return min(cap, max(0.0, seconds))
 
 
 @dataclass
@@ -226,19 +247,20 @@ class AdminClient:
                                          jitter=self.config.retry_initial)
         return jitter(state)
 
-    def _pace(self, op: str) -> float:
-        cost = self._costs.get(op, DEFAULT_COST)
+    def _pace(self, document: str) -> float:
+        cost = self._costs.get(document, DEFAULT_COST)
         while (delay := self.bucket.take(cost, self._clock())) > 0:
             self._sleep(delay)
         return cost
 
     def _once(self, document: str, variables: dict, mutation: bool) -> dict:
         op = operation(document)
-        cost = self._pace(op)
+        token = self._auth.token()  # before pacing: a grant must not hold a share of the bucket
+        cost = self._pace(document)
         try:
             response = self._http.post(
                 self.endpoint, json={"query": document, "variables": variables},
-                headers={"X-Shopify-Access-Token": self._auth.token()}, timeout=self.config.timeout)
+                headers={"X-Shopify-Access-Token": token}, timeout=self.config.timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             self.bucket.settle(cost, None, self._clock())
             raise TransientError(f"{op}: cannot reach Shopify ({type(exc).__name__})") from None
@@ -256,13 +278,13 @@ class AdminClient:
         info = ((body or {}).get("extensions") or {}).get("cost") or {}
         self.bucket.settle(cost, info.get("throttleStatus"), self._clock())
         if info.get("requestedQueryCost") is not None:
-            self._costs[op] = float(info["requestedQueryCost"])
-        return self._read(response, body, op, mutation)
+            self._costs[document] = float(info["requestedQueryCost"])
+        return self._read(response, body, op, mutation, token)
 
-    def _read(self, response: httpx.Response, body: dict | None, op: str, mutation: bool) -> dict:
+    def _read(self, response: httpx.Response, body: dict | None, op: str, mutation: bool, token: str) -> dict:
         status = response.status_code
         if status == 401:
-            if self._auth.refresh():
+            if self._auth.refresh(token):
                 raise TransientError(f"{op}: access token expired; fetched a new one")
             raise AuthError(f"{op}: Shopify rejected the access token (HTTP 401)")
         if status == 403:
@@ -278,10 +300,10 @@ class AdminClient:
         if body is None:
             raise (AmbiguousError if mutation else TransientError)(f"{op}: unreadable response")
         if errors := body.get("errors"):
-            self._raise_for(errors, op, body)
+            self._raise_for(errors, op, body, mutation)
         return body.get("data") or {}
 
-    def _raise_for(self, errors: list[dict], op: str, body: dict) -> None:
+    def _raise_for(self, errors: list[dict], op: str, body: dict, mutation: bool) -> None:
         codes = {(e.get("extensions") or {}).get("code") for e in errors}
         messages = "; ".join(str(e.get("message", "")) for e in errors)[:500]
         if "THROTTLED" in codes:
@@ -291,8 +313,11 @@ class AdminClient:
             scope = _scope(messages, op)
             raise AuthError(f"{op}: access denied; the app needs the '{scope}' scope ({messages})", scope)
         if "INTERNAL_SERVER_ERROR" in codes:
-            raise TransientError(f"{op}: Shopify internal error: {messages}")
-        raise GraphQLError(f"{op}: {messages}")
+            # Shopify may have applied a mutation before failing: as unclear as a timeout.
+            kind = AmbiguousError if mutation else TransientError
+            raise kind(f"{op}: Shopify internal error: {messages}")
+        raise GraphQLError(f"{op}: {messages}" + (f" [{', '.join(sorted(map(str, codes - {None})))}]"
+                                                   if codes - {None} else ""))
 
 
 def _json(response: httpx.Response) -> dict | None:

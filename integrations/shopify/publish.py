@@ -6,7 +6,8 @@ next step starts, so a restart after any step picks up where it stopped:
   product_id           lookup by SKU / barcode / title + serial (or set by ``booth link``)
   staged_resource_url  stagedUploadsCreate + multipart POST of the bytes
   file_id              fileCreate with the deterministic filename
-  (READY)              poll until READY; FAILED re-uploads ``media_retries`` times
+  (READY)              poll until READY; a FAILED file is deleted and created
+                       again, ``media_retries`` times (``failed_files`` counts them)
   attached             fileUpdate referencesToAdd: the product
   replaced             fileUpdate referencesToRemove: older images per the replace policy
   variant_media        productVariantAppendMedia (when ``assign_variant``)
@@ -15,9 +16,13 @@ next step starts, so a restart after any step picks up where it stopped:
 Media mutations have no idempotency keys. Before a mutation that creates or
 attaches something, a ``*_pending`` marker is committed; when it is found on a
 later run, or when a mutation ended ambiguously (timeout, dropped connection,
-5xx), the flow first looks for the result (the file by its deterministic name,
-the product's media) and only sends the mutation again if it is not there.
-``fileCreate`` also asks Shopify to refuse a duplicate filename, a second guard.
+5xx, an internal error), the flow first looks for the result (the file by its
+deterministic name, the product's or the variant's media) and only sends the
+mutation again if it is not there. ``fileCreate`` also asks Shopify to refuse a
+duplicate filename, a second guard.
+
+User errors are permanent, except the few that say Shopify is busy with the
+object (``BUSY_CODES``): those are transient, and the job is tried again later.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import string
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 from urllib.parse import urlsplit
@@ -41,12 +46,16 @@ from . import queries as Q
 from .auth import token_source
 from .client import AdminClient
 from .config import PublishParams, ShopifyConfig
-from .errors import AmbiguousError, GraphQLError, MediaFailed, PermanentError, TransientError
+from .errors import AmbiguousError, GraphQLError, MediaFailed, PermanentError, PublishError, TransientError
 
 log = structlog.get_logger("booth.shopify")
 
 MIME = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 DUPLICATE_CODES = {"DUPLICATE_FILENAME_ERROR", "FILENAME_ALREADY_EXISTS"}
+# User errors that clear by themselves: another operation holds the file or
+# media, or it is still processing. The mutation did nothing, so the job can
+# simply be tried again later (FilesErrorCode / MediaUserErrorCode in the schema).
+BUSY_CODES = {"FILE_LOCKED", "MEDIA_CANNOT_BE_MODIFIED", "NON_READY_MEDIA", "NON_READY_STATE"}
 
 
 class RemoteIds(Protocol):
@@ -108,6 +117,7 @@ class Media:
     filename: str | None
     view: str | None = None   # the view label, for booth's own images
     index: int | None = None
+    kind: str = "IMAGE"       # MediaContentType: IMAGE, VIDEO, EXTERNAL_VIDEO, MODEL_3D
 
     @property
     def ours(self) -> bool:
@@ -116,11 +126,12 @@ class Media:
 
 def parse_media(node: dict, product_slug: str) -> Media:
     name = _basename(node)
+    kind = node.get("mediaContentType") or "IMAGE"
     match = re.fullmatch(rf"{re.escape(product_slug)}-(.+)-[0-9a-f]{{8}}\.\w+", name or "")
-    if not match:
-        return Media(node["id"], name)
+    if not match or kind != "IMAGE":
+        return Media(node["id"], name, kind=kind)
     index = re.match(r"(\d+)(?:-|$)", match.group(1))
-    return Media(node["id"], name, match.group(1), int(index.group(1)) if index else None)
+    return Media(node["id"], name, match.group(1), int(index.group(1)) if index else None, kind)
 
 
 def _basename(node: dict) -> str | None:
@@ -162,7 +173,6 @@ class Product:
     id: str
     title: str
     media: list[Media]
-    variant_media: dict[str, set[str]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- publisher
@@ -217,13 +227,12 @@ class Publisher:
             ids.put("product_title", title)
             ids.put("product_id", product_id)
         with self._product_lock(product_id):
-            file_id = self._ensure_file(request, ids, product_id, filename)
-            self._ensure_ready(request, ids, file_id, filename)
+            file_id = self._ensure_ready_file(request, ids, product_id, filename)
             self._ensure_attached(ids, product_id, file_id)
             if request.params.replace != "append":
                 self._ensure_replaced(request, ids, product_id, file_id)
             if request.params.assign_variant:
-                self._ensure_variant(ids, product_id, file_id)
+                self._ensure_variant(request, ids, product_id, file_id)
             self._ensure_order(request, ids, product_id)
         log.info("shopify.published", job=request.job_id, product_id=product_id, media_id=file_id, filename=filename)
         return Published(product_id, file_id)
@@ -238,7 +247,7 @@ class Publisher:
         if params.lookup == "title-serial":
             return self._lookup_title_serial(key, params)
         attr = params.lookup
-        data = self._execute(Q.VARIANTS_BY_SEARCH, {"query": search_term(attr, key), "first": 20})
+        data = self._execute(Q.VARIANTS_BY_SEARCH, {"query": search_term(attr, key), "first": Q.SEARCH_FIRST})
         nodes = data["productVariants"]["nodes"]
         exact = [n for n in nodes if (n.get(attr) or "").strip() == key]
         products = {n["product"]["id"] for n in exact}
@@ -256,9 +265,13 @@ class Publisher:
         if not match:
             return NeedsReview(f"product key {key!r} does not match title_serial_pattern", [])
         title, serial = _norm(match.group("title")), match.group("serial").casefold()
-        data = self._execute(Q.PRODUCTS_BY_SEARCH, {"query": search_term("title", match.group("title")), "first": 20})
+        data = self._execute(Q.PRODUCTS_BY_SEARCH, {"query": search_term("title", match.group("title")),
+                                                    "first": Q.SEARCH_FIRST})
         nodes = data["products"]["nodes"]
         same_title = [n for n in nodes if _norm(n["title"]).startswith(title)]
+        for node in same_title:  # the search brings a few variants each; a serial may be on a later one
+            if node["variants"]["pageInfo"]["hasNextPage"]:
+                _, node["variants"]["nodes"] = self._paged(Q.PRODUCT_VARIANTS, {"id": node["id"]}, "product", "variants")
         exact = [n for n in same_title if _has_serial(n, serial)]
         if len(exact) == 1:
             variants = exact[0]["variants"]["nodes"]
@@ -271,6 +284,21 @@ class Publisher:
         return NeedsReview(reason, candidates)
 
     # ------------------------------------------------------------------ steps
+
+    def _ensure_ready_file(self, request: PublishRequest, ids: RemoteIds, product_id: str, filename: str) -> str:
+        """The id of a READY file holding the image, created if need be.
+
+        Shopify takes no new bytes into a FAILED file (``fileUpdate`` answers
+        INVALID_FAILED_MEDIA_STATE), so a FAILED file is deleted and the image
+        uploaded and created afresh, at most ``media_retries`` times."""
+        while True:
+            file_id = self._ensure_file(request, ids, product_id, filename)
+            if ids.get("attached"):
+                return file_id  # only a READY file can be attached
+            node = self._wait_processed(file_id, filename)
+            if node is not None and node.get("fileStatus") == "READY":
+                return file_id
+            self._discard_failed(request, ids, file_id, filename, node)
 
     def _ensure_file(self, request: PublishRequest, ids: RemoteIds, product_id: str, filename: str) -> str:
         if file_id := ids.get("file_id"):
@@ -300,7 +328,7 @@ class Publisher:
                     return found
                 raise TransientError(f"{filename} exists on Shopify but is not findable yet")
             if errors:
-                raise GraphQLError(f"fileCreate {filename}: {_messages(errors)}")
+                raise _refused(errors, f"fileCreate {filename}")
             file_id = payload["files"][0]["id"]
             ids.put("file_id", file_id)
             return file_id
@@ -321,38 +349,42 @@ class Publisher:
         ids.put("staged_resource_url", target["resourceUrl"])
         return target["resourceUrl"]
 
-    def _ensure_ready(self, request: PublishRequest, ids: RemoteIds, file_id: str, filename: str) -> None:
-        if ids.get("attached"):
-            return  # only a READY file can be attached
+    def _wait_processed(self, file_id: str, filename: str) -> dict | None:
+        """The file's status node once READY or FAILED; None when it is gone."""
         deadline = self._clock() + self.config.poll_timeout
         while True:
             node = self._execute(Q.FILE_STATUS, {"ids": [file_id]})["nodes"][0]
-            if node is None:
-                raise PermanentError(f"{filename} ({file_id}) no longer exists on Shopify")
-            status = node.get("fileStatus")
-            if status == "READY":
-                return
-            if status == "FAILED":
-                self._reupload(request, ids, file_id, filename, node)
-                deadline = self._clock() + self.config.poll_timeout
-            elif self._clock() > deadline:
-                raise TransientError(f"{filename} still {status} after {self.config.poll_timeout:g} s")
+            if node is None or node.get("fileStatus") in ("READY", "FAILED"):
+                return node
+            if self._clock() > deadline:
+                raise TransientError(f"{filename} still {node.get('fileStatus')} after {self.config.poll_timeout:g} s")
             self._sleep(self.config.poll_interval)
 
-    def _reupload(self, request, ids, file_id: str, filename: str, node: dict) -> None:
-        """A FAILED file gets its bytes again (same id, same name) a bounded number of times."""
-        problems = [*(node.get("fileErrors") or []), *(node.get("mediaErrors") or [])]
-        message = "; ".join(dict.fromkeys(  # fileErrors and mediaErrors often say the same
-            f"{p.get('code')}: {p.get('message')}" + (f" ({p['details']})" if p.get("details") else "")
-            for p in problems)) or "processing failed"
-        used = int(ids.get("media_retries") or 0)
-        ids.put("media_error", message)
-        if used >= self.config.media_retries:
-            raise MediaFailed(f"Shopify could not process {filename}: {message}")
-        ids.put("media_retries", str(used + 1))
-        log.warning("shopify.media_failed", job=request.job_id, filename=filename, error=message, retry=used + 1)
-        source = self._stage(request, filename, ids)
-        self._idempotent(Q.FILE_UPDATE, {"files": [{"id": file_id, "originalSource": source}]}, "fileUpdate")
+    def _discard_failed(self, request: PublishRequest, ids: RemoteIds, file_id: str, filename: str,
+                        node: dict | None) -> None:
+        """Spend one retry on a FAILED file: delete it and forget its ids, so the
+        next pass stages and creates the image again.
+
+        ``failed_files`` lists the deleted files' ids: it is the retry counter
+        and its own crash marker in one commit, so a restart at any point here
+        neither loses the retry nor spends it twice (a file already listed is
+        not counted again; one listed and gone was deleted by us)."""
+        failed = [f for f in (ids.get("failed_files") or "").split(",") if f]
+        if node is None and file_id not in failed:
+            raise PermanentError(f"{filename} ({file_id}) no longer exists on Shopify")
+        if node is not None:
+            message = _problems(node)
+            ids.put("media_error", message)
+            if file_id not in failed:
+                if len(failed) >= self.config.media_retries:
+                    raise MediaFailed(f"Shopify could not process {filename}: {message}")
+                failed.append(file_id)
+                ids.put("failed_files", ",".join(failed))
+                log.warning("shopify.media_failed", job=request.job_id, filename=filename, error=message,
+                            retry=len(failed), file_id=file_id)
+            self._idempotent(Q.FILE_DELETE, {"ids": [file_id]}, "fileDelete", done={"FILE_DOES_NOT_EXIST"})
+        for key in ("staged_resource_url", "file_pending", "file_id"):  # file_id last: it says what to delete
+            ids.put(key, "")
 
     def _ensure_attached(self, ids: RemoteIds, product_id: str, file_id: str) -> None:
         if ids.get("attached"):
@@ -370,16 +402,17 @@ class Publisher:
                 check = True
                 continue
             if errors := payload["fileUpdate"]["userErrors"]:
-                raise GraphQLError(f"attaching {file_id} to {product_id}: {_messages(errors)}")
+                raise _refused(errors, f"attaching {file_id} to {product_id}")
             break
         ids.put("attached", file_id)
 
     def _ensure_replaced(self, request: PublishRequest, ids: RemoteIds, product_id: str, file_id: str) -> None:
+        """Detach older images per the policy; videos and 3D models are never booth's to replace."""
         if ids.get("replaced"):
             return
         product = self._product(product_id, slug(request.product_key))
         mine = view_label(request.view, request.index)
-        old = [m.id for m in product.media if m.id != file_id and (
+        old = [m.id for m in product.media if m.id != file_id and m.kind == "IMAGE" and (
             m.view == mine or (request.params.replace == "replace-all" and not m.ours))]
         if old:
             self._idempotent(Q.FILE_UPDATE, {"files": [{"id": m, "referencesToRemove": [product_id]} for m in old]},
@@ -387,7 +420,9 @@ class Publisher:
             log.info("shopify.replaced", job=request.job_id, product_id=product_id, detached=old)
         ids.put("replaced", ",".join(old) or "-")
 
-    def _ensure_variant(self, ids: RemoteIds, product_id: str, file_id: str) -> None:
+    def _ensure_variant(self, request: PublishRequest, ids: RemoteIds, product_id: str, file_id: str) -> None:
+        """Give the matched variant this image. A variant holds one media item:
+        one that already has another keeps it (logged, not an error)."""
         if ids.get("variant_media"):
             return
         variant_id = ids.get("variant_id")
@@ -395,18 +430,31 @@ class Publisher:
             log.info("shopify.no_variant", product_id=product_id, reason="no single variant matched")
             ids.put("variant_media", "-")
             return
+        pending = f"{variant_id} {file_id}"
+        check = ids.get("variant_pending") == pending  # an earlier run may have sent it
+        ids.put("variant_pending", pending)
         variables = {"productId": product_id, "variantMedia": [{"variantId": variant_id, "mediaIds": [file_id]}]}
         for attempt in range(self.config.step_retries + 1):
-            if attempt and file_id in self._product(product_id).variant_media.get(variant_id, set()):
+            if check and file_id in self._variant_media(variant_id):
                 break
             try:
                 payload = self._execute(Q.VARIANT_APPEND_MEDIA, variables)["productVariantAppendMedia"]
             except AmbiguousError:
                 if attempt == self.config.step_retries:
                     raise
+                check = True
                 continue
-            if payload["userErrors"]:
-                raise GraphQLError(f"variant media for {variant_id}: {_messages(payload['userErrors'])}")
+            errors = payload["userErrors"]
+            if any(e.get("code") == "PRODUCT_VARIANT_ALREADY_HAS_MEDIA" for e in errors):
+                held = self._variant_media(variant_id)
+                if file_id in held:
+                    break
+                log.warning("shopify.variant_has_media", job=request.job_id, variant_id=variant_id,
+                            media_id=file_id, held=sorted(held))
+                ids.put("variant_media", "-")
+                return
+            if errors:
+                raise _refused(errors, f"variant media for {variant_id}")
             break
         ids.put("variant_media", variant_id)
 
@@ -425,7 +473,7 @@ class Publisher:
                 continue  # the next listing shows whether it landed
             payload = payload["productReorderMedia"]
             if payload["mediaUserErrors"]:
-                raise GraphQLError(f"reordering {product_id}: {_messages(payload['mediaUserErrors'])}")
+                raise _refused(payload["mediaUserErrors"], f"reordering {product_id}")
             if payload.get("job") and not payload["job"]["done"]:
                 self._wait_job(payload["job"]["id"])
             break
@@ -436,8 +484,9 @@ class Publisher:
     def _execute(self, document: str, variables: dict) -> dict:
         return self.client.execute(document, variables)
 
-    def _idempotent(self, document: str, variables: dict, root: str) -> dict:
-        """A mutation that is safe to send twice: an ambiguous failure just sends it again."""
+    def _idempotent(self, document: str, variables: dict, root: str, done: set[str] = frozenset()) -> dict:
+        """A mutation that is safe to send twice: an ambiguous failure just sends
+        it again. User errors with a code in ``done`` mean an earlier send took."""
         for attempt in range(self.config.step_retries + 1):
             try:
                 payload = self._execute(document, variables)[root]
@@ -446,30 +495,53 @@ class Publisher:
                 if attempt == self.config.step_retries:
                     raise
         errors = payload.get("userErrors") or []
-        if errors:
-            raise GraphQLError(f"{root}: {_messages(errors)}")
+        if errors and not {e.get("code") for e in errors} <= done:
+            raise _refused(errors, root)
         return payload
 
     def _find_file(self, filename: str) -> str | None:
-        """The file already created under this exact name (search is fuzzy: match here)."""
+        """The file already created under this exact name (search is fuzzy, newest first: match here)."""
         nodes = self._execute(Q.FILES_BY_FILENAME, {"query": search_term("filename", filename)})["files"]["nodes"]
         return next((n["id"] for n in nodes if _basename(n) == filename), None)
 
+    def _paged(self, document: str, variables: dict, root: str, connection: str) -> tuple[dict | None, list[dict]]:
+        """``data[root]`` and every node of its ``connection``, page by page
+        (``$after``); (None, []) when the root object does not exist."""
+        nodes: list[dict] = []
+        after = None
+        while True:
+            owner = self._execute(document, {**variables, "after": after})[root]
+            if owner is None:
+                return None, []
+            page = owner[connection]
+            nodes.extend(page["nodes"])
+            if not page["pageInfo"]["hasNextPage"]:
+                return owner, nodes
+            after = page["pageInfo"]["endCursor"]
+
     def _product(self, product_id: str, product_slug: str = "") -> Product:
-        node = self._execute(Q.PRODUCT_MEDIA, {"id": product_id})["product"]
+        node, media = self._paged(Q.PRODUCT_MEDIA, {"id": product_id}, "product", "media")
         if node is None:
             raise PermanentError(f"product {product_id} does not exist on Shopify")
-        media = [parse_media(n, product_slug) if product_slug else Media(n["id"], _basename(n))
-                 for n in node["media"]["nodes"]]
-        variants = {v["id"]: {m["id"] for m in v["media"]["nodes"]} for v in node["variants"]["nodes"]}
-        return Product(node["id"], node["title"], media, variants)
+        parsed = [parse_media(n, product_slug) if product_slug
+                  else Media(n["id"], _basename(n), kind=n.get("mediaContentType") or "IMAGE") for n in media]
+        return Product(node["id"], node["title"], parsed)
+
+    def _variant_media(self, variant_id: str) -> set[str]:
+        node = self._execute(Q.VARIANT_MEDIA, {"id": variant_id})["productVariant"]
+        if node is None:
+            raise PermanentError(f"variant {variant_id} does not exist on Shopify")
+        return {m["id"] for m in node["media"]["nodes"]}
 
     def _wait_job(self, job_id: str) -> None:
+        """Until Shopify's reorder job is done; one that never says so is tried again later."""
         deadline = self._clock() + self.config.poll_timeout
-        while self._clock() < deadline:
+        while True:
             job = self._execute(Q.JOB, {"id": job_id})["job"]
             if job is None or job["done"]:
                 return
+            if self._clock() >= deadline:
+                raise TransientError(f"reorder job {job_id} not done after {self.config.poll_timeout:g} s")
             self._sleep(self.config.poll_interval)
 
     def _alt(self, request: PublishRequest, ids: RemoteIds, product_id: str) -> str:
@@ -495,6 +567,25 @@ def _has_serial(product: dict, serial: str) -> bool:
     tokens = {t.lstrip("#") for t in _norm(product["title"]).split()}
     codes = [(v.get(k) or "").casefold() for v in product["variants"]["nodes"] for k in ("sku", "barcode")]
     return serial in tokens or any(c == serial or c.endswith(f"-{serial}") for c in codes)
+
+
+def _problems(node: dict) -> str:
+    """Shopify's reasons a file FAILED (fileErrors and mediaErrors often say the same)."""
+    problems = [*(node.get("fileErrors") or []), *(node.get("mediaErrors") or [])]
+    return "; ".join(dict.fromkeys(
+        f"{p.get('code')}: {p.get('message')}" + (f" ({p['details']})" if p.get("details") else "")
+        for p in problems)) or "processing failed"
+
+
+def _refused(errors: list[dict], what: str) -> PublishError:
+    """The error for a mutation's user errors: transient when every one says
+    Shopify is busy with the object (``BUSY_CODES``), permanent otherwise."""
+    codes = {e.get("code") for e in errors}
+    named = ", ".join(sorted(str(c) for c in codes if c))
+    message = f"{what}: {_messages(errors)}" + (f" [{named}]" if named else "")
+    if codes <= BUSY_CODES:
+        return TransientError(f"{message} (Shopify is busy with it; trying again later)")
+    return GraphQLError(message)
 
 
 def _messages(errors: list[dict]) -> str:

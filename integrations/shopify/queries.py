@@ -4,9 +4,17 @@ Each one is validated in the tests against Shopify's 2026-01 Admin schema with
 deprecated fields rejected, so nothing here may use ``productCreateMedia``,
 ``Product.images``, ``ProductVariant.image`` or the ``PRODUCT_IMAGE`` resource.
 Search strings always travel as variables, never spliced into a document.
+
+Shopify refuses any query whose *requested* cost is over 1,000 points
+(``MAX_COST_EXCEEDED``): a connection costs 2 + first x one node, and nested
+connections multiply. So lists are asked for in pages of modest size and
+followed by cursor (``pageInfo``), and nothing nests a connection inside a
+long one. The cost of each document is tested against the schema.
 """
 
 from __future__ import annotations
+
+SEARCH_FIRST = 20  # the largest ``$first`` booth sends; the cost test prices every search with it
 
 CHECK = """
 query BoothCheck {
@@ -23,34 +31,54 @@ query BoothVariants($query: String!, $first: Int!) {
 }
 """
 
+# A few variants per product (2 + 20 x 13 = 262 points); a product with more
+# has the rest fetched with PRODUCT_VARIANTS.
 PRODUCTS_BY_SEARCH = """
 query BoothProducts($query: String!, $first: Int!) {
   products(first: $first, query: $query) {
     nodes {
       id
       title
-      variants(first: 50) { nodes { id sku barcode title } }
+      variants(first: 10) { nodes { id sku barcode title } pageInfo { hasNextPage endCursor } }
     }
   }
 }
 """
 
-# The product's media in display order; the CDN URL ends in the file's name,
-# which is how booth's own images are told apart (the Media type has no filename).
+PRODUCT_VARIANTS = """
+query BoothProductVariants($id: ID!, $after: String) {
+  product(id: $id) {
+    id
+    variants(first: 100, after: $after) { nodes { id sku barcode title } pageInfo { hasNextPage endCursor } }
+  }
+}
+"""
+
+# The product's media in display order, a page at a time (153 points); the CDN
+# URL ends in the file's name, which is how booth's own images are told apart
+# (the Media type has no filename). Only IMAGE media are booth's to replace.
 PRODUCT_MEDIA = """
-query BoothProductMedia($id: ID!) {
+query BoothProductMedia($id: ID!, $after: String) {
   product(id: $id) {
     id
     title
-    media(first: 250) {
+    media(first: 50, after: $after) {
       nodes {
         id
         status
+        mediaContentType
         ... on MediaImage { image { url } originalSource { url } }
       }
+      pageInfo { hasNextPage endCursor }
     }
-    variants(first: 100) { nodes { id sku barcode media(first: 50) { nodes { id } } } }
   }
+}
+"""
+
+# A variant holds one media item; asked for only with ``assign_variant``.
+VARIANT_MEDIA = """
+query BoothVariantMedia($id: ID!) {
+  productVariant(id: $id) { id media(first: 5) { nodes { id } } }
 }
 """
 
@@ -72,9 +100,11 @@ mutation BoothFileCreate($files: [FileCreateInput!]!) {
 }
 """
 
+# Newest first: the search is fuzzy and a product's older images share most of
+# the name, so oldest-first would bury a file just created under them.
 FILES_BY_FILENAME = """
 query BoothFilesByName($query: String!) {
-  files(first: 10, query: $query) {
+  files(first: 50, query: $query, sortKey: CREATED_AT, reverse: true) {
     nodes {
       id
       fileStatus
@@ -103,6 +133,15 @@ FILE_UPDATE = """
 mutation BoothFileUpdate($files: [FileUpdateInput!]!) {
   fileUpdate(files: $files) {
     files { id fileStatus }
+    userErrors { field message code }
+  }
+}
+"""
+
+FILE_DELETE = """
+mutation BoothFileDelete($ids: [ID!]!) {
+  fileDelete(fileIds: $ids) {
+    deletedFileIds
     userErrors { field message code }
   }
 }

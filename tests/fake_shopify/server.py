@@ -9,10 +9,15 @@
   order, the file last).
 - ``POST /admin/oauth/access_token``: the client-credentials grant.
 
+Every query is costed from the schema the way Shopify does it (``cost.py``);
+one over 1,000 points is refused with ``MAX_COST_EXCEEDED`` before it runs,
+as real Shopify refuses it.
+
 Faults, at a rate or forced for the next matching request:
 ``throttled`` (200 + THROTTLED, not executed), ``429`` (+ Retry-After, not
 executed), ``502`` (not executed), ``slow`` (executed, answered after
-``slow_seconds``), ``drop`` (executed, connection closed without an answer).
+``slow_seconds``), ``drop`` (executed, connection closed without an answer),
+``internal`` (executed, answered 200 with only an INTERNAL_SERVER_ERROR).
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from urllib.parse import parse_qs
 
 from graphql import execute
 
+from .cost import MAX_QUERY_COST, CostError, actual_cost, requested_cost
 from .schema import admin_schema, operation_of, parse_document, problems
 from .store import Store
 
-KINDS = ("throttled", "429", "502", "slow", "drop")
+KINDS = ("throttled", "429", "502", "slow", "drop", "internal")
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Stats:
     by_operation: dict[str, int] = field(default_factory=dict)
     faults: dict[str, int] = field(default_factory=dict)
     over_limit: int = 0                 # requests the bucket could not pay for
+    over_cost: list[tuple[str, int]] = field(default_factory=list)  # queries refused as MAX_COST_EXCEEDED
     min_available: float = math.inf
     invalid: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     uploads: int = 0
@@ -164,7 +171,18 @@ class FakeShopify:
             return 429, {"Retry-After": self.faults.retry_after}, {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."}, None
         if fault == "502":
             return 502, {}, {"errors": "Bad Gateway"}, None
-        cost = _cost(document, variables, kind)
+        try:
+            cost = requested_cost(self.schema, document, variables)
+        except CostError as exc:
+            return 200, {}, {"errors": [{"message": str(exc), "extensions": {"code": "BAD_REQUEST"}}]}, None
+        if cost > MAX_QUERY_COST:
+            self.stats.over_cost.append((op, cost))
+            return 200, {}, {"errors": [{"message": (
+                f"Query cost is {cost}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).\n\n"
+                "See https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\n"
+                "cost of a query is calculated."),
+                "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": MAX_QUERY_COST,
+                               "documentation": "https://shopify.dev/api/usage/rate-limits"}}]}, None
         with self.store.lock:
             self.bucket.refill()
             if fault == "throttled" or self.bucket.available < cost:
@@ -177,10 +195,17 @@ class FakeShopify:
             self.bucket.available -= cost
             self.stats.min_available = min(self.stats.min_available, self.bucket.available)
             result = execute(self.schema, document, root_value=self.store, variable_values=variables)
+            actual = actual_cost(self.schema, document, variables, result.data)
+            self.bucket.available += max(0, cost - actual)  # Shopify refunds what the answer did not use
             body: dict = {"data": result.data}
             if result.errors:
                 body["errors"] = [e.formatted for e in result.errors]
-            body["extensions"] = {"cost": {"requestedQueryCost": cost, "actualQueryCost": cost,
+            if fault == "internal":  # it ran, but all the client hears is an internal error
+                body = {"data": None, "errors": [{
+                    "message": "Internal error. Looks like something went wrong on our end.\n"
+                               f"Request ID: fake-{self.stats.requests}",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": f"fake-{self.stats.requests}"}}]}
+            body["extensions"] = {"cost": {"requestedQueryCost": cost, "actualQueryCost": actual,
                                            "throttleStatus": self.bucket.status()}}
         return 200, {}, body, fault
 
@@ -195,25 +220,6 @@ class FakeShopify:
         self.tokens.add(token)
         return 200, {"access_token": token, "scope": ",".join(sorted(self.store.scopes)),
                      "expires_in": self.token_lifetime}
-
-
-def _cost(document, variables: dict, kind: str) -> int:
-    """Mutations 10; queries 1 + a tenth of every ``first`` they ask for."""
-    if kind == "mutation":
-        return 10
-    total = 1
-    stack = list(document.definitions)
-    while stack:
-        node = stack.pop()
-        for arg in getattr(node, "arguments", None) or []:
-            if arg.name.value == "first":
-                value = arg.value
-                first = variables.get(value.name.value, 10) if value.kind == "variable" else int(value.value)
-                total += math.ceil(first / 10)
-        selection = getattr(node, "selection_set", None)
-        if selection:
-            stack.extend(selection.selections)
-    return total
 
 
 def _handler(fake: FakeShopify):

@@ -3,10 +3,16 @@
 Resolvers return plain dicts; graphql-core's default resolver walks them, and a
 callable value is called with the field's arguments, so connections reflect
 the state at the moment they are read. Every interface value carries its
-``__typename``."""
+``__typename``.
+
+As strict as Shopify where that has let bugs through: connections return at
+most ``first`` items (``after`` pages on, ``reverse`` flips, ``files`` sorts by
+``sortKey``, oldest first by default); a FAILED file cannot be updated, only
+deleted; a variant holds one media item."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 import threading
@@ -18,9 +24,21 @@ from graphql import GraphQLError
 SCOPE_OF = {
     "productVariants": "read_products", "products": "read_products", "product": "read_products",
     "files": "read_files", "nodes": "read_files",
+    "productVariant": "read_products",
     "stagedUploadsCreate": "write_files", "fileCreate": "write_files", "fileUpdate": "write_files",
+    "fileDelete": "write_files",
     "productReorderMedia": "write_products", "productVariantAppendMedia": "write_products",
 }
+# What Shopify says with each user error code the tests ask for (``Store.refuse``).
+MESSAGES = {
+    "FILE_LOCKED": "File has a pending operation.",
+    "MEDIA_CANNOT_BE_MODIFIED": "Media cannot be modified. It is currently being modified by another operation.",
+    "NON_READY_MEDIA": "Non-ready media are not supported.",
+    "NON_READY_STATE": "The file is not in the READY state.",
+    "INVALID": "The input value is invalid.",
+}
+# The File/Media type Shopify gives each media content type.
+TYPENAMES = {"IMAGE": "MediaImage", "VIDEO": "Video", "EXTERNAL_VIDEO": "ExternalVideo", "MODEL_3D": "Model3d"}
 ALL_SCOPES = {"read_products", "write_products", "read_files", "write_files"}
 
 
@@ -53,6 +71,7 @@ class File:
     errors: list[dict] = field(default_factory=list)
     content: bytes = b""
     created_by: int = 0         # how many fileCreate calls made it (always 1)
+    kind: str = "IMAGE"         # MediaContentType
 
 
 @dataclass
@@ -75,10 +94,14 @@ class Store:
         self.staged: dict[str, Staged] = {}
         self.lock = threading.RLock()
         self.fail_media: set[str] = set()       # filenames whose every processing fails
-        self.fail_first_rate = 0.0              # share of new files whose first processing fails
+        self.fail_first_rate = 0.0              # share of new filenames whose first file's processing fails
+        self.names_created: set[str] = set()
         self.rng = None
         self._ids = itertools.count(1001)
         self.reorder_calls = 0
+        self.deleted: list[File] = []           # files removed by fileDelete, in order
+        self.refusals: list[tuple[str, str]] = []  # (mutation, user error code) for the next such calls
+        self.stuck_jobs = False                 # reorder jobs never report done
 
     # ------------------------------------------------------------------ seeding
 
@@ -90,12 +113,22 @@ class Store:
         self.product_by_id[product.id] = product
         return product
 
-    def add_foreign_image(self, product: Product, filename: str) -> File:
-        """An image someone uploaded by hand, already READY and attached."""
-        file = File(self._gid("MediaImage"), filename, None, "", status="READY")
+    def add_foreign_image(self, product: Product, filename: str, kind: str = "IMAGE") -> File:
+        """Media someone uploaded by hand (an image, or a VIDEO, MODEL_3D...), already READY and attached."""
+        file = File(self._gid(TYPENAMES[kind]), filename, None, "", status="READY", kind=kind)
         self.file_by_id[file.id] = file
         product.media.append(file.id)
         return file
+
+    def add_file(self, filename: str) -> File:
+        """A READY image in the shop's Files, on no product (an older upload)."""
+        file = File(self._gid("MediaImage"), filename, None, "", status="READY")
+        self.file_by_id[file.id] = file
+        return file
+
+    def refuse(self, mutation: str, code: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``mutation`` answer this user error and change nothing."""
+        self.refusals.extend([(mutation, code)] * times)
 
     def media_filenames(self, product: Product) -> list[str]:
         return [self.file_by_id[m].filename for m in product.media]
@@ -115,11 +148,19 @@ class Store:
     def cdn_url(self, file: File) -> str:
         return f"{self.base_url}/cdn/files/{file.filename}?v=1"
 
+    def _refusal(self, info) -> list[dict]:
+        """The user error ``refuse`` queued for this mutation, if any."""
+        for i, (mutation, code) in enumerate(self.refusals):
+            if mutation == info.field_name:
+                del self.refusals[i]
+                return [_user_error(code, MESSAGES.get(code, code))]
+        return []
+
     def media_node(self, file: File) -> dict:
         ready = file.status == "READY"
         return {
-            "__typename": "MediaImage", "id": file.id, "alt": file.alt, "fileStatus": file.status,
-            "status": file.status, "mediaContentType": "IMAGE",
+            "__typename": TYPENAMES[file.kind], "id": file.id, "alt": file.alt, "fileStatus": file.status,
+            "status": file.status, "mediaContentType": file.kind,
             "fileErrors": file.errors, "mediaErrors": file.errors, "mediaWarnings": [],
             "image": {"url": self.cdn_url(file), "altText": file.alt} if ready else None,
             "originalSource": {"url": self.cdn_url(file), "fileSize": len(file.content)},
@@ -130,15 +171,15 @@ class Store:
         return {
             "__typename": "Product", "id": product.id, "title": product.title,
             "handle": re.sub(r"[^a-z0-9]+", "-", product.title.lower()),
-            "media": lambda info, **a: {"nodes": [self.media_node(self.file_by_id[m]) for m in product.media]},
-            "variants": lambda info, **a: {"nodes": [self.variant_node(v, product) for v in product.variants]},
+            "media": lambda info, **a: _connection([self.media_node(self.file_by_id[m]) for m in product.media], **a),
+            "variants": lambda info, **a: _connection([self.variant_node(v, product) for v in product.variants], **a),
         }
 
     def variant_node(self, variant: Variant, product: Product) -> dict:
         return {
             "__typename": "ProductVariant", "id": variant.id, "sku": variant.sku, "barcode": variant.barcode,
             "title": variant.title, "product": lambda info, **a: self.product_node(product),
-            "media": lambda info, **a: {"nodes": [self.media_node(self.file_by_id[m]) for m in variant.media]},
+            "media": lambda info, **a: _connection([self.media_node(self.file_by_id[m]) for m in variant.media], **a),
         }
 
     def _advance(self, file: File) -> None:
@@ -168,7 +209,7 @@ class Store:
     def currentAppInstallation(self, info, **_):
         return {"accessScopes": [{"handle": s, "description": s} for s in sorted(self.scopes)]}
 
-    def productVariants(self, info, first=None, query=None, **_):
+    def productVariants(self, info, query=None, **args):
         self._need(info)
         terms = _terms(query or "")
         found = []
@@ -177,27 +218,37 @@ class Store:
                 # tokenised and fuzzy, like Shopify's search: prefix matches count
                 if all((getattr(variant, k, None) or "").lower().startswith(v.lower()) for k, v in terms.items()):
                     found.append(self.variant_node(variant, product))
-        return {"nodes": found[: first or 10]}
+        return _connection(found, **args)
 
-    def products(self, info, first=None, query=None, **_):
+    def products(self, info, query=None, **args):
         self._need(info)
         title = _terms(query or "").get("title", "").lower()
         words = title.split()
         found = [self.product_node(p) for p in self.product_by_id.values()
                  if all(w in p.title.lower() for w in words)]
-        return {"nodes": found[: first or 10]}
+        return _connection(found, **args)
 
     def product(self, info, id, **_):
         self._need(info)
         product = self.product_by_id.get(id)
         return self.product_node(product) if product else None
 
-    def files(self, info, first=None, query=None, **_):
+    def productVariant(self, info, id, **_):
+        self._need(info)
+        for product in self.product_by_id.values():
+            for variant in product.variants:
+                if variant.id == id:
+                    return self.variant_node(variant, product)
+        return None
+
+    def files(self, info, query=None, sortKey="ID", **args):
+        """Oldest first unless told otherwise, like Shopify; fuzzy on the filename."""
         self._need(info)
         name = _terms(query or "").get("filename", "")
         stem = name.rsplit(".", 1)[0][: max(1, len(name) - 14)]  # fuzzy: similar names match too
-        found = [self.media_node(f) for f in self.file_by_id.values() if f.filename.startswith(stem)]
-        return {"nodes": found[: first or 10]}
+        matched = [f for f in self.file_by_id.values() if f.filename.startswith(stem)]
+        key = (lambda f: f.filename) if sortKey == "FILENAME" else (lambda f: int(f.id.rsplit("/", 1)[-1]))
+        return _connection([self.media_node(f) for f in sorted(matched, key=key)], **args)
 
     def nodes(self, info, ids, **_):
         self._need(info)
@@ -213,7 +264,7 @@ class Store:
         return out
 
     def job(self, info, id, **_):
-        return {"id": id, "done": True}
+        return {"id": id, "done": not self.stuck_jobs}
 
     # ------------------------------------------------------------------ mutations
 
@@ -238,6 +289,8 @@ class Store:
 
     def fileCreate(self, info, files, **_):
         self._need(info)
+        if refused := self._refusal(info):
+            return {"files": None, "userErrors": refused}
         created, errors = [], []
         for spec in files:
             staged = self._staged_for(spec["originalSource"])
@@ -260,18 +313,26 @@ class Store:
                                 "details": None}]
             else:
                 file.content = staged.body
-                file.fail = bool(self.rng and self.rng.random() < self.fail_first_rate)
+                # the first file of a name may fail; one created again after that processes
+                first = name not in self.names_created
+                file.fail = bool(first and self.rng and self.rng.random() < self.fail_first_rate)
+            self.names_created.add(name)
             self.file_by_id[file.id] = file
             created.append(self.media_node(file))
         return {"files": created, "userErrors": errors}
 
     def fileUpdate(self, info, files, **_):
         self._need(info)
+        if refused := self._refusal(info):
+            return {"files": None, "userErrors": refused}
         updated, errors = [], []
         for spec in files:
             file = self.file_by_id.get(spec["id"])
             if file is None:
                 errors.append(_user_error("FILE_DOES_NOT_EXIST", f"File id {spec['id']} does not exist."))
+                continue
+            if file.status == "FAILED":  # neither new bytes nor references: only fileDelete helps
+                errors.append(_user_error("INVALID_FAILED_MEDIA_STATE", "File cannot be updated in a failed state."))
                 continue
             if spec.get("originalSource"):
                 staged = self._staged_for(spec["originalSource"])
@@ -299,8 +360,29 @@ class Store:
             updated.append(self.media_node(file))
         return {"files": updated, "userErrors": errors}
 
+    def fileDelete(self, info, fileIds, **_):
+        """Deletes the files and every reference to them; an unknown id deletes nothing."""
+        self._need(info)
+        if refused := self._refusal(info):
+            return {"deletedFileIds": None, "userErrors": refused}
+        missing = [gid for gid in fileIds if gid not in self.file_by_id]
+        if missing:
+            return {"deletedFileIds": None, "userErrors": [
+                _user_error("FILE_DOES_NOT_EXIST", f"File id {gid} does not exist.") for gid in missing]}
+        for gid in fileIds:
+            for product in self.product_by_id.values():
+                if gid in product.media:
+                    product.media.remove(gid)
+                for variant in product.variants:
+                    if gid in variant.media:
+                        variant.media.remove(gid)
+            self.deleted.append(self.file_by_id.pop(gid))
+        return {"deletedFileIds": list(fileIds), "userErrors": []}
+
     def productVariantAppendMedia(self, info, productId, variantMedia, **_):
         self._need(info)
+        if refused := self._refusal(info):
+            return {"product": None, "productVariants": None, "userErrors": refused}
         product = self.product_by_id.get(productId)
         if product is None:
             return {"product": None, "productVariants": [], "userErrors": [
@@ -312,13 +394,16 @@ class Store:
             if variant is None:
                 return {"product": None, "productVariants": [], "userErrors": [
                     _user_error("PRODUCT_VARIANT_DOES_NOT_EXIST_ON_PRODUCT", "Variant is not on the product")]}
+            if len(pair["mediaIds"]) > 1:
+                return {"product": None, "productVariants": [], "userErrors": [
+                    _user_error("TOO_MANY_MEDIA_PER_INPUT_PAIR", "Only one mediaId is allowed per variant-media input pair.")]}
             for media_id in pair["mediaIds"]:
                 if media_id not in product.media:
                     return {"product": None, "productVariants": [], "userErrors": [
                         _user_error("MEDIA_DOES_NOT_EXIST_ON_PRODUCT", "Media is not on the product")]}
-                if media_id in variant.media:
+                if variant.media:  # a variant holds one media item, whichever it is
                     return {"product": None, "productVariants": [], "userErrors": [
-                        _user_error("PRODUCT_VARIANT_ALREADY_HAS_MEDIA", "Variant already has this media")]}
+                        _user_error("PRODUCT_VARIANT_ALREADY_HAS_MEDIA", "Product variant already has attached media.")]}
                 variant.media.append(media_id)
             touched.append(self.variant_node(variant, product))
         return {"product": self.product_node(product), "productVariants": touched, "userErrors": []}
@@ -326,6 +411,8 @@ class Store:
     def productReorderMedia(self, info, id, moves, **_):
         self._need(info)
         self.reorder_calls += 1
+        if refused := self._refusal(info):
+            return {"job": None, "mediaUserErrors": refused, "userErrors": []}
         product = self.product_by_id.get(id)
         if product is None:
             return {"job": None, "mediaUserErrors": [_user_error("PRODUCT_DOES_NOT_EXIST", "Product does not exist")],
@@ -339,6 +426,33 @@ class Store:
             product.media.insert(int(move["newPosition"]), move["id"])
         # Shopify reorders in a background job; this one has finished by the time anyone asks
         return {"job": {"id": self._gid("Job"), "done": False}, "mediaUserErrors": [], "userErrors": []}
+
+
+def _cursor(node: dict) -> str:
+    return base64.b64encode(f"cursor:{node['id']}".encode()).decode()
+
+
+def _connection(nodes: list[dict], first: int | None = None, after: str | None = None,
+                last: int | None = None, before: str | None = None, reverse: bool = False, **_) -> dict:
+    """A page of ``nodes`` the way Shopify serves one: never more than ``first``
+    (required, at most 250), ``after`` a cursor from an earlier page."""
+    if first is None:
+        raise GraphQLError("you must provide one of first or last" if last is None
+                           else "the fake serves forward pages only (first/after)")
+    if not 0 <= first <= 250:
+        raise GraphQLError("The value of first must be between 0 and 250.")
+    nodes = nodes[::-1] if reverse else list(nodes)
+    start = 0
+    if after:
+        cursors = [_cursor(n) for n in nodes]
+        if after not in cursors:
+            raise GraphQLError(f"Invalid cursor for current pagination sort: {after}")
+        start = cursors.index(after) + 1
+    page = nodes[start:start + first]
+    return {"nodes": page, "edges": [{"node": n, "cursor": _cursor(n)} for n in page],
+            "pageInfo": {"hasNextPage": start + first < len(nodes), "hasPreviousPage": start > 0,
+                         "startCursor": _cursor(page[0]) if page else None,
+                         "endCursor": _cursor(page[-1]) if page else None}}
 
 
 def _user_error(code: str, message: str) -> dict:

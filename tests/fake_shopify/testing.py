@@ -38,15 +38,17 @@ class Crash(Exception):
 
 
 class CrashAfter(DictIds):
-    """Commits the put, then 'crashes' when ``key`` is stored."""
+    """Commits the put, then 'crashes' when ``key`` is stored (with ``value``,
+    when one is given: ``""`` is a key being cleared)."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, value: str | None = None) -> None:
         super().__init__()
         self.key = key
+        self.value = value
 
     def put(self, key: str, value: str) -> None:
         super().put(key, value)
-        if key == self.key:
+        if key == self.key and self.value in (None, value):
             self.key = None
             raise Crash(key)
 

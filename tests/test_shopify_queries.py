@@ -34,7 +34,8 @@ def test_the_cost_is_shopifys_formula():
     assert cost("query { shop { id name } }") == 1  # an object 1, scalars 0
     nested = "query { products(first: 20) { nodes { id variants(first: 50) { nodes { id sku } } } } }"
     assert cost(nested) == 2 + 20 * (1 + 2 + 50 * 1) == 1062  # nested connections multiply
-    edges = "query { products(first: 20) { edges { cursor node { id variants(first: 50) { edges { node { id } } } } } } }"
+    edges = ("query { products(first: 20) { edges { cursor node { id "
+             "variants(first: 50) { edges { node { id } } } } } } }")
     assert cost(edges) == 1062
     assert cost("query Q($n: Int!) { products(first: $n) { nodes { id } pageInfo { hasNextPage } } }", {"n": 7}) == 9
     # an interface: what the dearest type selects

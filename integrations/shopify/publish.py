@@ -271,7 +271,8 @@ class Publisher:
         same_title = [n for n in nodes if _norm(n["title"]).startswith(title)]
         for node in same_title:  # the search brings a few variants each; a serial may be on a later one
             if node["variants"]["pageInfo"]["hasNextPage"]:
-                _, node["variants"]["nodes"] = self._paged(Q.PRODUCT_VARIANTS, {"id": node["id"]}, "product", "variants")
+                _, every = self._paged(Q.PRODUCT_VARIANTS, {"id": node["id"]}, "product", "variants")
+                node["variants"]["nodes"] = every
         exact = [n for n in same_title if _has_serial(n, serial)]
         if len(exact) == 1:
             variants = exact[0]["variants"]["nodes"]
@@ -303,7 +304,7 @@ class Publisher:
     def _ensure_file(self, request: PublishRequest, ids: RemoteIds, product_id: str, filename: str) -> str:
         if file_id := ids.get("file_id"):
             return file_id
-        if ids.get("file_pending") and (found := self._find_file(filename)):
+        if ids.get("file_pending") and (found := self._find_file(filename, ids)):
             ids.put("file_id", found)
             return found
         source = ids.get("staged_resource_url") or self._stage(request, filename, ids)
@@ -315,7 +316,7 @@ class Publisher:
             try:
                 payload = self._execute(Q.FILE_CREATE, {"files": [spec]})["fileCreate"]
             except AmbiguousError:
-                if found := self._find_file(filename):
+                if found := self._find_file(filename, ids):
                     ids.put("file_id", found)
                     return found
                 if attempt == self.config.step_retries:
@@ -323,7 +324,7 @@ class Publisher:
                 continue
             errors = payload["userErrors"]
             if errors and {e.get("code") for e in errors} & DUPLICATE_CODES:
-                if found := self._find_file(filename):
+                if found := self._find_file(filename, ids):
                     ids.put("file_id", found)
                     return found
                 raise TransientError(f"{filename} exists on Shopify but is not findable yet")
@@ -499,10 +500,12 @@ class Publisher:
             raise _refused(errors, root)
         return payload
 
-    def _find_file(self, filename: str) -> str | None:
-        """The file already created under this exact name (search is fuzzy, newest first: match here)."""
+    def _find_file(self, filename: str, ids: RemoteIds) -> str | None:
+        """The file already created under this exact name (the search is fuzzy:
+        match here), never one we deleted as FAILED (search may lag a delete)."""
+        gone = set((ids.get("failed_files") or "").split(","))
         nodes = self._execute(Q.FILES_BY_FILENAME, {"query": search_term("filename", filename)})["files"]["nodes"]
-        return next((n["id"] for n in nodes if _basename(n) == filename), None)
+        return next((n["id"] for n in nodes if _basename(n) == filename and n["id"] not in gone), None)
 
     def _paged(self, document: str, variables: dict, root: str, connection: str) -> tuple[dict | None, list[dict]]:
         """``data[root]`` and every node of its ``connection``, page by page

@@ -396,14 +396,16 @@ class Store:
                     _user_error("PRODUCT_VARIANT_DOES_NOT_EXIST_ON_PRODUCT", "Variant is not on the product")]}
             if len(pair["mediaIds"]) > 1:
                 return {"product": None, "productVariants": [], "userErrors": [
-                    _user_error("TOO_MANY_MEDIA_PER_INPUT_PAIR", "Only one mediaId is allowed per variant-media input pair.")]}
+                    _user_error("TOO_MANY_MEDIA_PER_INPUT_PAIR",
+                                "Only one mediaId is allowed per variant-media input pair.")]}
             for media_id in pair["mediaIds"]:
                 if media_id not in product.media:
                     return {"product": None, "productVariants": [], "userErrors": [
                         _user_error("MEDIA_DOES_NOT_EXIST_ON_PRODUCT", "Media is not on the product")]}
                 if variant.media:  # a variant holds one media item, whichever it is
                     return {"product": None, "productVariants": [], "userErrors": [
-                        _user_error("PRODUCT_VARIANT_ALREADY_HAS_MEDIA", "Product variant already has attached media.")]}
+                        _user_error("PRODUCT_VARIANT_ALREADY_HAS_MEDIA",
+                                    "Product variant already has attached media.")]}
                 variant.media.append(media_id)
             touched.append(self.variant_node(variant, product))
         return {"product": self.product_node(product), "productVariants": touched, "userErrors": []}

@@ -69,13 +69,18 @@ def find_photos(paths: list[str]) -> list[tuple[Path, Path]]:
     return found
 
 
-def process_command(args) -> int:
+def _config_and_category(args):
+    """(config, the ``--category`` profile or None), or None after saying what is wrong."""
     config = load_or_report(args.config)
-    if config is None:
+    if config is None or _unknown_category(config, args.category):
+        return None
+    return config, config.categories[args.category] if args.category else None
+
+
+def process_command(args) -> int:
+    if (setup := _config_and_category(args)) is None:
         return 2
-    if _unknown_category(config, args.category):
-        return 2
-    forced = config.categories[args.category] if args.category else None
+    config, forced = setup
     router = Router(config.routes)
     outdir = Path(args.output) if args.output else config.output.dir
     mask_dir = Path(args.mask_dir) if args.mask_dir else None
@@ -149,12 +154,9 @@ PANEL = 640
 
 
 def preview_command(args) -> int:
-    config = load_or_report(args.config)
-    if config is None:
+    if (setup := _config_and_category(args)) is None:
         return 2
-    if _unknown_category(config, args.category):
-        return 2
-    forced = config.categories[args.category] if args.category else None
+    config, forced = setup
     category, fields = _route(config, Router(config.routes), Path(Path(args.image).name), forced)
     segmenter = _segmenter(config)
     if segmenter is None:

@@ -21,9 +21,9 @@ from typing import Callable, Mapping
 import httpx
 import structlog
 
-from .client import shop_origin
+from .client import post_or_retry_later, shop_origin
 from .config import ShopifyConfig
-from .errors import AuthError, TransientError
+from .errors import AuthError
 
 log = structlog.get_logger("booth.shopify")
 
@@ -84,12 +84,8 @@ class ClientCredentials:
 
     def _fetch(self) -> None:
         form = {"client_id": self._client_id, "client_secret": self._secret, "grant_type": "client_credentials"}
-        try:
-            response = self._http.post(self.url, data=form, timeout=self._timeout)
-        except httpx.TransportError as exc:
-            raise TransientError(f"access token request failed ({type(exc).__name__})") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise TransientError(f"access token request: HTTP {response.status_code}")
+        response = post_or_retry_later(self._http, self.url, "access token request", data=form,
+                                       timeout=self._timeout)
         if response.status_code >= 400:
             raise AuthError(f"Shopify refused the client credentials (HTTP {response.status_code}); "
                             "check shopify.client_id and the client secret")

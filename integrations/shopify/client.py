@@ -56,6 +56,18 @@ DEFAULT_COST = 300.0
 MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is cut to this
 
 
+
+def post_or_retry_later(http: httpx.Client, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    """POST ``url``. A dropped connection, a 5xx or a 429 is a ``TransientError``
+    naming ``what`` (try again later); any other answer is the caller's to read."""
+    try:
+        response = http.post(url, **kwargs)
+    except httpx.TransportError as exc:
+        raise TransientError(f"{what}: {type(exc).__name__}") from None
+    if response.status_code >= 500 or response.status_code == 429:
+        raise TransientError(f"{what}: HTTP {response.status_code}")
+    return response
+
 class TokenSource(Protocol):
     def token(self) -> str: ...
 
@@ -205,12 +217,8 @@ class AdminClient:
         def once() -> None:
             fields = [(p["name"], (None, p["value"])) for p in parameters]
             fields.append(("file", (filename, body, mime)))
-            try:
-                response = self._http.post(url, files=fields, timeout=self.config.timeout)
-            except httpx.TransportError as exc:
-                raise TransientError(f"staged upload of {filename}: {type(exc).__name__}") from None
-            if response.status_code >= 500 or response.status_code == 429:
-                raise TransientError(f"staged upload of {filename}: HTTP {response.status_code}")
+            response = post_or_retry_later(self._http, url, f"staged upload of {filename}",
+                                           files=fields, timeout=self.config.timeout)
             if response.status_code >= 400:
                 raise PermanentError(f"staged upload of {filename} refused: HTTP {response.status_code} "
                                      f"{response.text[:200]}")

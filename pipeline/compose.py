@@ -63,15 +63,26 @@ def subject_box(alpha: np.ndarray, threshold: float) -> Box:
     return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
 
 
-def plan_layout(subject: Box, params: ComposeParams) -> Layout:
-    """Scale ``subject`` (photo pixels) to fit the padded canvas, then align it."""
+def _padded(params: ComposeParams) -> tuple[float, float, float, float]:
     cw, ch = params.width, params.height
     pad = params.padding
-    left, right = cw * pad.left / 100, cw * (1 - pad.right / 100)
-    top, bottom = ch * pad.top / 100, ch * (1 - pad.bottom / 100)
+    return cw * pad.left / 100, cw * (1 - pad.right / 100), ch * pad.top / 100, ch * (1 - pad.bottom / 100)
+
+
+def fit_scale(subject: Box, params: ComposeParams) -> float:
+    """The largest scale (canvas pixels per photo pixel) at which ``subject`` fits the padding."""
+    left, right, top, bottom = _padded(params)
     scale = min((right - left) / subject.width, (bottom - top) / subject.height)
-    if not params.upscale:
-        scale = min(scale, 1.0)
+    return min(scale, 1.0) if not params.upscale else scale
+
+
+def plan_layout(subject: Box, params: ComposeParams, scale: float | None = None) -> Layout:
+    """Scale ``subject`` (photo pixels) to fit the padded canvas, then align it.
+    ``scale``: one shared by a product's views (never more than this view's own fit)."""
+    cw, ch = params.width, params.height
+    left, right, top, bottom = _padded(params)
+    fit = fit_scale(subject, params)
+    scale = fit if scale is None else min(scale, fit)
     w = max(1, round(subject.width * scale))
     h = max(1, round(subject.height * scale))
     x0 = round((left + right - w) / 2)

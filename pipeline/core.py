@@ -1,7 +1,7 @@
-"""process = segment -> finish; finish = refine -> compose -> shadow -> brand -> encode.
+"""segment_photo, then finish = refine -> compose -> shadow -> brand -> encode.
 
 The daemon runs ``load_photo``, ``segment_photo`` and ``finish`` as separate
-overlapping stages; ``process`` chains them for the command line.
+overlapping stages; ``booth process`` runs the same three (``daemon.runner``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from pipeline.brand import brand
-from pipeline.compose import Box, background_canvas, paste, plan_layout, subject_box
+from pipeline.compose import Box, background_canvas, fit_scale, paste, plan_layout, subject_box
 from pipeline.encode import encode
 from pipeline.load import Photo
 from pipeline.profile import Profile
@@ -59,17 +59,32 @@ def segment_photo(photo: Photo, segmenter: Segmenter, working_size: int = 1024) 
     return segmenter.segment(photo.rgb)
 
 
+def photo_subject(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: Profile) -> Box:
+    """The product's box in the full-resolution photo's pixels."""
+    full_h, full_w = photo_shape[:2]
+    work_h, work_w = segmentation.alpha.shape
+    sx, sy = full_w / work_w, full_h / work_h
+    box = subject_box(segmentation.alpha, profile.compose.subject_threshold)
+    return Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+
+
+def own_scale(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: Profile) -> float:
+    """The scale this photo would get on its own: a product's views share the smallest."""
+    return fit_scale(photo_subject(photo_shape, segmentation, profile), profile.compose)
+
+
 def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
-           fields: Mapping[str, str] | None = None) -> Result:
-    """Everything after segmentation, for one photo. Pure: inputs are not modified."""
+           fields: Mapping[str, str] | None = None, scale: float | None = None) -> Result:
+    """Everything after segmentation, for one photo. Pure: inputs are not modified.
+    ``scale``: canvas pixels per photo pixel shared by a product's views (None:
+    this photo's own fit)."""
     clock = _Clock()
     rgb, seg = photo.rgb, segmentation
     full_h, full_w = rgb.shape[:2]
     work_h, work_w = seg.alpha.shape
     sx, sy = full_w / work_w, full_h / work_h
-    box = subject_box(seg.alpha, profile.compose.subject_threshold)
-    subject = Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
-    layout = plan_layout(subject, profile.compose)
+    subject = photo_subject(rgb.shape, seg, profile)
+    layout = plan_layout(subject, profile.compose, scale)
     k = layout.scale
     # The source region we carry over: the subject plus a margin for soft edges.
     m = _MARGIN_PX / k
@@ -93,16 +108,6 @@ def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
     data = encode(canvas, profile.encode)
     clock.lap("encode")
     return Result(canvas, data, profile.encode.extension, seg, clock.timings)
-
-
-def process(photo: Photo, profile: Profile, segmenter: Segmenter,
-            fields: Mapping[str, str] | None = None) -> Result:
-    t0 = time.perf_counter()
-    segmentation = segment_photo(photo, segmenter)
-    segment_ms = (time.perf_counter() - t0) * 1000
-    result = finish(photo, segmentation, profile, fields)
-    result.timings["segment"] = segment_ms
-    return result
 
 
 def full_alpha(photo: Photo, segmentation: Segmentation, radius_frac: float = 0.004,

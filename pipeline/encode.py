@@ -1,13 +1,10 @@
 """Encoding: JPEG (sRGB ICC embedded, chosen chroma subsampling), PNG or WebP;
 no EXIF at all (so no GPS or camera serials leak); a byte cap met by stepping
-quality down; atomic writes."""
+quality down. Writing the bytes to disk is the daemon's business (``daemon.files``)."""
 
 from __future__ import annotations
 
 import io
-import os
-import threading
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -46,44 +43,3 @@ def _save(pil: Image.Image, params: EncodeParams, quality: int) -> bytes:
     else:
         pil.save(buf, "PNG", compress_level=4, **icc)
     return buf.getvalue()
-
-
-def temp_path(path: Path) -> Path:
-    """Where ``write_atomic`` stages ``path``: hidden, and tagged with the pid so
-    a later process can tell a dead writer's leftovers from a live one's."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-
-
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so readers see either nothing (or the old
-    file) or the whole new file: a temp file in the same folder, fsync,
-    rename, fsync the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-    return path
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable; best effort (some filesystems refuse)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -32,6 +32,10 @@ class EmptyFile(BadPhoto):
     reason = "empty file"
 
 
+class FileTooLarge(BadPhoto):
+    reason = "file too large"
+
+
 class UnsupportedImage(BadPhoto):
     reason = "unsupported image"
 

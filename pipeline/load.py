@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -17,6 +16,13 @@ from pipeline.errors import EmptyFile, NotAnImage, TooManyPixels, TruncatedImage
 from pipeline.profile import LoadParams
 
 Image.MAX_IMAGE_PIXELS = None  # the cap is ours (LoadParams.max_pixels), checked before decoding
+
+try:  # HEIC/HEIF (phones, some booths): decoded through libheif when pillow-heif is installed
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover
+    pass
+else:
+    register_heif_opener()
 
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -32,8 +38,52 @@ class Photo:
     converted_from: str | None = None  # the ICC profile's name when one was converted
 
 
-def load_photo(source: bytes | str | Path, params: LoadParams = LoadParams()) -> Photo:
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+# Magic numbers of the formats the loader reads: a file that starts with none
+# of them is not an image, whatever its name says, and is refused unread.
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*",
+               b"BM", b"II+\x00", b"MM\x00+")
+PROBE_BYTES = 1 << 20  # enough for any header (EXIF and ICC segments come before a JPEG's size)
+
+
+def _known_signature(head: bytes) -> bool:
+    if head.startswith(_SIGNATURES):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return head[4:8] == b"ftyp"  # HEIC, HEIF, AVIF
+
+
+def probe(head: bytes, params: LoadParams = LoadParams(), *, complete: bool = False) -> None:
+    """Refuse a photo from its first bytes, before the rest is read: not an
+    image at all, or more pixels than ``params.max_pixels``. ``complete``: the
+    bytes are the whole file. Raises a ``BadPhoto``; returns when the file may
+    be an image (decoding it is what tells for sure)."""
+    if not head:
+        raise EmptyFile("the file is empty (0 bytes)")
+    if not _known_signature(head):
+        raise NotAnImage("unknown or corrupt header: no image format recognised")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(head))
+    except Exception:  # noqa: BLE001 - a header longer than ``head``: decoding will tell
+        if complete:
+            raise NotAnImage("unknown or corrupt header: no image format recognised") from None
+        return
+    _check_size(*image.size, params)
+
+
+def _check_size(width: int, height: int, params: LoadParams) -> None:
+    if width * height > params.max_pixels:
+        raise TooManyPixels(f"{width}x{height} = {width * height:,} pixels exceeds the cap of {params.max_pixels:,}")
+    if width < 1 or height < 1:
+        raise NotAnImage(f"zero-size image ({width}x{height})")
+
+
+def load_photo(data: bytes, params: LoadParams = LoadParams()) -> Photo:
+    """Decode a photo's bytes (reading them from disk is the caller's business)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"load_photo takes the photo's bytes, got {type(data).__name__}")
     if not data:
         raise EmptyFile("the file is empty (0 bytes)")
     try:
@@ -42,11 +92,7 @@ def load_photo(source: bytes | str | Path, params: LoadParams = LoadParams()) ->
         raise NotAnImage("unknown or corrupt header: no image format recognised") from None
     except Exception as exc:  # a malformed header can raise almost anything
         raise NotAnImage(f"unreadable header: {exc}") from None
-    width, height = image.size
-    if width * height > params.max_pixels:
-        raise TooManyPixels(f"{width}x{height} = {width * height:,} pixels exceeds the cap of {params.max_pixels:,}")
-    if width < 1 or height < 1:
-        raise NotAnImage(f"zero-size image ({width}x{height})")
+    _check_size(*image.size, params)
     fmt = image.format or ""
     try:
         with warnings.catch_warnings():

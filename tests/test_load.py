@@ -124,7 +124,22 @@ def test_pixel_cap_is_checked_before_decoding():
     assert "400x300" in str(err.value)
 
 
-def test_load_from_path(tmp_path):
+def test_load_takes_bytes_only_reading_files_is_the_callers_business(tmp_path):
     path = tmp_path / "x.jpg"
     path.write_bytes(encode_bytes(_marked(), "JPEG"))
-    assert load_photo(path).rgb.shape == (32, 64, 3)
+    assert load_photo(path.read_bytes()).rgb.shape == (32, 64, 3)
+    with pytest.raises(TypeError, match="bytes"):
+        load_photo(path)
+
+
+def test_the_first_bytes_refuse_what_is_no_image_or_has_too_many_pixels():
+    from pipeline.load import probe
+
+    with pytest.raises(EmptyFile):
+        probe(b"")
+    with pytest.raises(NotAnImage):
+        probe(b"%PDF-1.4 not a photo" * 100)
+    big = encode_bytes(np.zeros((400, 300, 3), np.uint8), "PNG")
+    with pytest.raises(TooManyPixels, match="400 = 120,000 pixels"):
+        probe(big[:64], LoadParams(max_pixels=100_000))  # the size is in the first bytes
+    probe(big[:64], LoadParams())  # a header, not yet the whole file: decoding will tell

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pipeline import finish
 from pipeline.compose import NoSubject
 from pipeline.core import full_alpha, segment_photo
-from pipeline.encode import encode, write_atomic
+from pipeline.encode import encode
 from pipeline.errors import OutputTooLarge
 from pipeline.load import Photo
 from pipeline.profile import EncodeParams, Profile
@@ -308,12 +308,6 @@ def test_byte_cap_that_cannot_be_met_is_an_error():
 def test_other_formats(fmt):
     data = encode(np.zeros((32, 32, 3), np.uint8), EncodeParams(format=fmt))
     assert Image.open(io.BytesIO(data)).format == fmt.upper()
-
-
-def test_write_atomic_leaves_no_temp_files(tmp_path):
-    path = write_atomic(tmp_path / "a" / "b.jpg", b"data")
-    assert path.read_bytes() == b"data"
-    assert [p.name for p in path.parent.iterdir()] == ["b.jpg"]
 
 
 def test_full_alpha_is_at_the_photos_size():

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline import metrics  # noqa: E402
+from pipeline.errors import NoSweep  # noqa: E402
 from pipeline.load import load_photo  # noqa: E402
+from pipeline.segment.base import Segmentation, working_size  # noqa: E402
 from pipeline.segment.white_studio import WhiteStudioParams, WhiteStudioSegmenter  # noqa: E402
 
 PANEL = 384
@@ -37,7 +39,7 @@ def masked_scores(segmenter: WhiteStudioSegmenter, folder: Path) -> list[dict]:
         truth = cv2.imread(str(folder / "masks" / f"{image.stem}.png"), cv2.IMREAD_GRAYSCALE)
         if truth is None:
             continue
-        alpha = segmenter.segment(load_photo(image).rgb).alpha
+        alpha = segmenter.segment(load_photo(image.read_bytes()).rgb).alpha
         full = cv2.resize(alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
         rows.append({"image": image.name, "iou": metrics.iou(full, truth),
                      "mae": metrics.mae(full, truth), "boundary_f": metrics.boundary_f(full, truth)})
@@ -61,7 +63,7 @@ def median_ms(segmenter: WhiteStudioSegmenter, rgb: np.ndarray, repeat: int) -> 
 
 def flat_rgb(path: Path) -> np.ndarray:
     """The photo as the segmenter sees it; a cut-out with transparency is laid on white."""
-    photo = load_photo(path)
+    photo = load_photo(Path(path).read_bytes())
     if photo.alpha is None:
         return photo.rgb
     a = photo.alpha[..., None].astype(np.float32) / 255.0
@@ -69,7 +71,11 @@ def flat_rgb(path: Path) -> np.ndarray:
 
 
 def sheet_row(rgb: np.ndarray, segmenter: WhiteStudioSegmenter, label: str) -> np.ndarray:
-    seg = segmenter.segment(rgb)
+    try:
+        seg = segmenter.segment(rgb)
+    except NoSweep:  # a dark or busy backdrop: no cut-out, show the photo alone
+        seg = Segmentation(alpha=np.zeros(working_shape(rgb, segmenter), np.float32))
+        label += " (no sweep)"
     h, w = seg.alpha.shape
     small = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)
     a = seg.alpha[..., None]
@@ -83,6 +89,11 @@ def sheet_row(rgb: np.ndarray, segmenter: WhiteStudioSegmenter, label: str) -> n
     row = np.hstack([_fit(p) for p in panels])
     cv2.putText(row, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 0, 255), 1, cv2.LINE_AA)
     return row
+
+
+def working_shape(rgb: np.ndarray, segmenter: WhiteStudioSegmenter) -> tuple[int, int]:
+    w, h = working_size(rgb.shape, segmenter.params.working_size)
+    return h, w
 
 
 def _fit(panel: np.ndarray) -> np.ndarray:
@@ -120,7 +131,7 @@ def main() -> None:
               f"MAE {np.mean([r['mae'] for r in rows]):.4f}  boundary F {np.mean([r['boundary_f'] for r in rows]):.4f}")
     if args.repeat > 0:
         for image in sorted((args.testdata / "synthetic_white_composites" / "images").glob("*")):
-            rgb = load_photo(image).rgb
+            rgb = load_photo(image.read_bytes()).rgb
             wall, cpu = median_ms(segmenter, rgb, args.repeat)
             print(f"segment {image.name} {rgb.shape[1]}x{rgb.shape[0]}, 1 thread: "
                   f"median {wall:.1f} ms wall, {cpu:.1f} ms CPU (load average {os.getloadavg()[0]:.1f})")

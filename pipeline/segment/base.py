@@ -10,6 +10,27 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Doubt:
+    """One thing a segmenter (or the confidence check) finds suspicious about a cut-out.
+
+    ``kind``     a stable id, e.g. ``white-on-white``, ``shadow-kept``, ``frame-edge``,
+                 ``fragmented``, ``undecided-edge``, ``sweep-fit``.
+    ``severity`` 0..1, how strongly it says the cut-out is wrong (1: surely wrong).
+    ``reason``   a short sentence for the person reviewing it, in the store's words.
+    """
+
+    kind: str
+    severity: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.kind or not self.reason:
+            raise ValueError("a doubt needs a kind and a reason")
+        if not 0.0 <= self.severity <= 1.0:
+            raise ValueError(f"severity must be in [0, 1], got {self.severity}")
+
+
+@dataclass(frozen=True)
 class Segmentation:
     """What a segmenter says about one photo, at its working resolution.
 
@@ -21,11 +42,14 @@ class Segmentation:
     ``shadow``     float32 HxW in [0, 1], the photo's own shadow on the sweep
                    (0 = lit sweep, 1 = black), or None when the segmenter cannot
                    tell; used by the ``keep-original`` shadow mode.
+    ``doubts``     what the segmenter itself found suspicious about this cut-out
+                   (``pipeline.confidence.assess`` weighs them); empty when nothing.
     """
 
     alpha: np.ndarray
     background: np.ndarray | None = None
     shadow: np.ndarray | None = None
+    doubts: tuple[Doubt, ...] = ()
 
     def __post_init__(self) -> None:
         a = self.alpha
@@ -35,6 +59,8 @@ class Segmentation:
             extra = getattr(self, name)
             if extra is not None and extra.shape[:2] != a.shape:
                 raise ValueError(f"{name} is {extra.shape[:2]}, alpha is {a.shape}")
+        if not isinstance(self.doubts, tuple) or not all(isinstance(d, Doubt) for d in self.doubts):
+            raise ValueError("doubts must be a tuple of Doubt")
 
 
 @runtime_checkable

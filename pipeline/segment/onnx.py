@@ -21,7 +21,8 @@ from pydantic import Field
 
 from pipeline.errors import SegmenterError
 from pipeline.profile import Params
-from pipeline.segment.base import Segmentation, estimate_background, working_size
+from pipeline.segment import white_studio as ws
+from pipeline.segment.base import Doubt, Segmentation, downsample, estimate_background, working_size
 from pipeline.segment.contracts import ModelContract
 from pipeline.segment.providers import GPU_PROVIDERS, SessionParams, open_session
 
@@ -138,15 +139,21 @@ class OnnxSegmenter:
     def segment(self, rgb: np.ndarray) -> Segmentation:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an HxWx3 uint8 image, got {rgb.dtype} {rgb.shape}")
-        alpha = self.predict(rgb)
+        alpha, seen = self._predict(rgb)
         if self.second_pass.enabled:
             alpha = self._second_pass(rgb, alpha)
-        return Segmentation(alpha=alpha, background=estimate_background(rgb, alpha))
+        # The doubts look at the photo on a small copy made from the model's own input (cheap).
+        view = cv2.resize(seen, working_size(rgb.shape, _SWEEP_CHECK.working_size), interpolation=cv2.INTER_AREA)
+        return Segmentation(alpha=alpha, background=estimate_background(rgb, alpha), doubts=model_doubts(view, alpha))
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """The model's alpha for ``rgb`` (HxWx3 uint8), float32 in [0, 1], at the
         photo's aspect ratio with the long side of the model's input (never
         larger than the photo)."""
+        return self._predict(rgb)[0]
+
+    def _predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The alpha and the resized photo the model saw."""
         h, w = self.contract.input_hw(rgb.shape)
         interpolation = cv2.INTER_AREA if rgb.shape[0] >= h and rgb.shape[1] >= w else cv2.INTER_LINEAR
         small = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=interpolation)
@@ -158,7 +165,7 @@ class OnnxSegmenter:
         out_w, out_h = working_size(rgb.shape, max(h, w))
         if alpha.shape != (out_h, out_w):
             alpha = cv2.resize(alpha, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-        return np.clip(alpha, 0.0, 1.0, out=alpha)
+        return np.clip(alpha, 0.0, 1.0, out=alpha), small
 
     def _input_buffer(self, h: int, w: int) -> np.ndarray:
         # One buffer for a static model's input, refilled per photo: no 12-48 MB
@@ -230,3 +237,72 @@ def _padded_square(box: tuple[int, int, int, int], scale: float, padding: float,
     top = int(round(min(max(cy - side / 2, 0), H - side)))
     right, bottom = min(W, left + int(round(side))), min(H, top + int(round(side)))
     return left, top, right, bottom
+
+
+# --- doubts: where the model itself, or the sweep, says the cut-out may be wrong ---
+
+_SWEEP_CHECK = ws.WhiteStudioParams(working_size=512)  # the sweep is judged on a small copy: cheap, smooth
+_NEAR = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+
+
+def model_doubts(rgb: np.ndarray, alpha: np.ndarray) -> tuple[Doubt, ...]:
+    """The doubts about a model's ``alpha`` for ``rgb`` (the photo, or a smaller
+    copy of it with its aspect ratio: it is judged at 512 px): how undecided
+    the model is round the product, and, where the photo has a clean light
+    sweep, whether white-studio's reading of the sweep agrees with it."""
+    found = [undecided(alpha), *against_sweep(rgb, alpha)]
+    return tuple(d for d in found if d.severity > 0)
+
+
+def undecided(alpha: np.ndarray) -> Doubt:
+    """Share of the subject's box (what the model gives at least 0.1) where it
+    says neither product nor backdrop (0.1 .. 0.9). A sure model is undecided
+    only along the product's edge, a pixel or two wide."""
+    box = _subject_box(alpha, 0.1)
+    share = 0.0
+    if box is not None:
+        x0, y0, x1, y1 = box
+        inside = alpha[y0:y1, x0:x1]
+        share = np.count_nonzero((inside > 0.1) & (inside < 0.9)) / inside.size
+    return Doubt("undecided", ws.ramp(share, 0.1, 0.35), "the cut-out model was unsure which parts are the product")
+
+
+def against_sweep(rgb: np.ndarray, alpha: np.ndarray) -> list[Doubt]:
+    """Where the backdrop is a clean light sweep (white-studio's fit explains
+    nearly all of it): textured product colour the model left out, and a cast
+    shadow it kept (white-studio's own test)."""
+    p = _SWEEP_CHECK
+    small = np.ascontiguousarray(downsample(rgb, p.working_size))
+    lab = ws.to_lab(small)
+    sweep = ws.fit_sweep(lab, p)
+    if sweep is None:
+        return []
+    a = cv2.resize(alpha, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    seen = ws.judge(lab, sweep, p)
+    backdrop = a < 0.05
+    if np.count_nonzero(backdrop & (seen.lit == 0)) > 0.25 * max(np.count_nonzero(backdrop), 1):
+        return []  # not a clean sweep: it cannot vouch for or against the model
+    subject = (a >= 0.5).view(np.uint8)
+    min_area = p.min_object * a.size
+    doubts = [Doubt("sweep-disagrees", ws.ramp(_missed_share(seen, subject, min_area, p), 0.01, 0.05),
+                    "something that stands out from the backdrop was left out of the cut-out")]
+    if subject.any():
+        doubts.append(Doubt("shadow-kept", ws.ramp(ws.kept_shadow_share(subject, lab, sweep, seen, min_area),
+                                                    0.01, 0.05),
+                            "a shadow on the backdrop may be part of the cut-out"))
+    return doubts
+
+
+def _missed_share(seen: "ws.Judgement", subject: np.ndarray, min_area: float, p: ws.WhiteStudioParams) -> float:
+    """Area of product evidence away from the cut-out -- its own colour or too
+    dark for a shadow, and textured (a shadow and spilled light are smooth) --
+    as a share of the cut-out."""
+    solid = (seen.solid > 0) & (seen.dark_smooth == 0) & (cv2.dilate(subject, _NEAR) == 0)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0.0
+    texture = np.bincount(labels.ravel(), weights=seen.texture.ravel(), minlength=n)
+    area = stats[:, cv2.CC_STAT_AREA]
+    missed = (area >= min_area) & (texture >= p.texture_threshold * area)
+    missed[0] = False
+    return float(area[missed].sum() / max(np.count_nonzero(subject), area[missed].sum(), 1))

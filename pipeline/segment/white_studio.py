@@ -26,11 +26,17 @@ working resolution with vectorised numpy/OpenCV operations.
 
 A photo whose border is not a light sweep (a black backdrop, a scene) gets the
 honest answer: ``NoSweep``, a bad-photo error the daemon quarantines with its reason.
+
+Every cut-out carries white-studio's own doubts about it (``Segmentation.doubts``,
+see ``measure``): outline stretches where the photo shows no edge (a white
+product running on into the sweep, or spilled coloured light), a white
+product's inside missing between its outline's lines, a kept cast shadow, and
+a backdrop the sweep fit does not explain. ``pipeline.confidence`` weighs them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -38,7 +44,7 @@ from pydantic import Field
 
 from pipeline.errors import NoSweep
 from pipeline.profile import Params
-from pipeline.segment.base import Segmentation, downsample
+from pipeline.segment.base import Doubt, Segmentation, downsample
 
 _FIT_CELLS = 64  # the sweep is fitted on a grid this many cells along the long side
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -132,9 +138,10 @@ class WhiteStudioSegmenter:
         if sweep is None:
             raise NoSweep("the photo's border is not a light sweep (dark or busy backdrop): white-studio "
                           "cannot cut it out; reshoot on the sweep or use an ONNX model")
-        region = self.regions(judge(lab, sweep, p))
-        alpha = two_colour_alpha(small, region, self._band_kernel, 4 * p.edge_band + 1)
-        return Segmentation(alpha=alpha, background=sweep.rgb, shadow=own_shadow(small, sweep, alpha))
+        seen = judge(lab, sweep, p)
+        alpha = two_colour_alpha(small, self.regions(seen), self._band_kernel, 4 * p.edge_band + 1)
+        doubts = doubts_from(measure(small, lab, sweep, seen, alpha, p))
+        return Segmentation(alpha=alpha, background=sweep.rgb, shadow=own_shadow(small, sweep, alpha), doubts=doubts)
 
     def regions(self, seen: Judgement) -> np.ndarray:
         """Product regions (uint8 0/1) from the per-pixel verdicts."""
@@ -445,3 +452,245 @@ def own_shadow(rgb: np.ndarray, sweep: SweepFit, alpha: np.ndarray) -> np.ndarra
     shadow = np.clip(1.0 - seen / lit, 0.0, 1.0)
     shadow[shadow < 0.02] = 0.0  # sensor and JPEG noise on a lit sweep
     return shadow * clear
+
+
+# --- doubts: what the segmenter itself finds suspicious ------------------------
+
+_WEAK_EDGE = 20.0      # sRGB distance between the two sides under which an outline shows no edge in the photo
+_EDGE_WINDOW = 15      # working pixels around an outline pixel whose product and sweep colours are compared
+_THIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # parts narrower than this are an outline
+_SHADOW_LEVEL = (0.22, 0.65)  # a kept cast shadow: lighter than a black product, clearly darker than the sweep
+_FLAT_RANGE = 0.05     # lightness ratio range over 3x3 under which a patch is flat (a shadow has no grain)
+_PENUMBRA_GROW = np.ones((5, 5), np.uint8)  # how far round a flat patch its penumbra is counted with it
+# Lab chroma off the darkened sweep's that makes a flat patch a product part; ambient light
+# tints a real shadow a little (a sunlit one a few units), a brown or grey-blue product more.
+_OWN_TINT = 5.0
+_LOOK_UP = 16          # working pixels above a patch searched for the backdrop (past a penumbra)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What white-studio measured about its own cut-out, at working resolution.
+
+    ``weak_white`` / ``weak_colour`` / ``weak_other``: shares of the cut-out's
+    outline where the photo shows no edge across it (the two sides differ by
+    less than ``_WEAK_EDGE``) and the product side is light (a pale product
+    running on into the sweep), light, tinted and smooth (coloured light
+    spilled on the sweep), or neither; ``unseen``: share of the outline
+    with no clear product or sweep next to it. ``hollow``: share of the
+    product's outline-closed area that is missing (sweep-white inside an
+    outline of thin, colourless lines). ``shadow``: share of the cut-out that
+    looks like a kept cast shadow, weighted by how much it looks like one.
+    ``unlit``: share of the backdrop the fitted sweep does not explain."""
+
+    weak_white: float = 0.0
+    weak_colour: float = 0.0
+    weak_other: float = 0.0
+    unseen: float = 0.0
+    hollow: float = 0.0
+    shadow: float = 0.0
+    unlit: float = 0.0
+
+
+def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, alpha: np.ndarray,
+            p: WhiteStudioParams) -> Evidence:
+    """The evidence about a cut-out (``alpha``) that white-studio made from ``seen``."""
+    subject = (alpha >= 0.5).view(np.uint8)
+    if not subject.any():
+        return Evidence()
+    background = alpha < 0.05
+    unlit = float(np.count_nonzero(background & (seen.lit == 0)) / max(np.count_nonzero(background), 1))
+    min_area = p.min_object * alpha.size
+    # Everything else looks at the product and what is right round it: work on that box.
+    box = _around(subject, _EDGE_WINDOW)
+    small, lab, alpha, subject = small[box], lab[box], alpha[box], subject[box]
+    sweep = SweepFit(lab=sweep.lab[box], rgb=sweep.rgb[box], grey=sweep.grey[box])
+    seen = Judgement(*(getattr(seen, f.name)[box] for f in fields(Judgement)))
+    white, colour, other, unseen = outline_contrast(small, lab, sweep, seen.texture, alpha, subject)
+    return Evidence(weak_white=white, weak_colour=colour, weak_other=other, unseen=unseen,
+                    hollow=hollow_share(subject, seen, min_area),
+                    shadow=kept_shadow_share(subject, lab, sweep, seen, min_area), unlit=unlit)
+
+
+def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The box of ``mask``'s pixels, ``margin`` wider on every side (clipped to the frame)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return (slice(max(rows[0] - margin, 0), rows[-1] + margin + 1),
+            slice(max(cols[0] - margin, 0), cols[-1] + margin + 1))
+
+
+def outline_contrast(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, texture: np.ndarray,
+                     alpha: np.ndarray, subject: np.ndarray) -> tuple[float, float, float, float]:
+    """Shares of the outline (subject pixels beside the sweep) where the photo
+    shows no edge: light (a pale product running on into the sweep), light,
+    tinted and smooth (coloured light spilled on the sweep: no grain, unlike a
+    pale plush's fur), other; and the share with no clear product or sweep
+    within reach. A product edge has contrast across it; a cut running through
+    a white product, or round a patch of spilled light, has none."""
+    outline = np.nonzero((subject > 0) & (cv2.erode(subject, _CROSS) == 0))
+    if len(outline[0]) == 0:
+        return 0.0, 0.0, 0.0, 0.0
+    fg_mask, bg_mask = (alpha > 0.9).view(np.uint8), (alpha < 0.1).view(np.uint8)
+    fg, fg_seen = _local_mean(small, fg_mask, _EDGE_WINDOW, outline)
+    bg, bg_seen = _local_mean(small, bg_mask, _EDGE_WINDOW, outline)
+    known = fg_seen & bg_seen
+    weak = known & (np.linalg.norm(fg - bg, axis=1) < _WEAK_EDGE)
+    n = len(outline[0])
+    if not weak.any():
+        return 0.0, 0.0, 0.0, float(np.count_nonzero(~known) / n)
+    # Judge the product side of the weak stretches against the sweep behind them.
+    fg_lab = to_lab(np.clip(fg[weak] + 0.5, 0, 255).astype(np.uint8)[None])[0]
+    behind = sweep.lab[outline[0][weak], outline[1][weak]]
+    light = fg_lab[:, 0] >= 0.8 * behind[:, 0]
+    spill = light & (np.hypot(*(fg_lab[:, 1:] - behind[:, 1:]).T) > 4.0)
+    spill &= texture[outline[0][weak], outline[1][weak]] < 0.6
+    return (float(np.count_nonzero(light & ~spill) / n), float(np.count_nonzero(spill) / n),
+            float(np.count_nonzero(~light) / n), float(np.count_nonzero(~known) / n))
+
+
+def hollow_share(subject: np.ndarray, seen: Judgement, min_area: float) -> float:
+    """How much of the area the product's outline closes (its parts' convex
+    hulls) is missing *and* bordered by outline -- thin, light, colourless
+    lines, the shaded edges of a white product whose inside matched the sweep
+    -- rather than by solid product, as the gap between a tripod's legs, inside
+    a strap or beside a shoelace is."""
+    outline = _outline(subject, seen)
+    contours, _ = cv2.findContours(subject, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hulls = np.zeros_like(subject)
+    for contour in contours:
+        if cv2.contourArea(contour) >= min_area or cv2.arcLength(contour, True) >= 0.05 * max(subject.shape):
+            cv2.fillConvexPoly(hulls, cv2.convexHull(contour), 1)
+    gap = ((hulls > 0) & (subject == 0)).view(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(gap, connectivity=4)
+    if n <= 1 or not outline.any():
+        return 0.0
+    near = cv2.dilate(labels.astype(np.float32), _CROSS).astype(np.int32)
+    rim = (subject > 0) & (near > 0)
+    owner = near[rim]
+    rim_len = np.bincount(owner, minlength=n)
+    rim_outline = np.bincount(owner[outline[rim]], minlength=n)
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    area[0] = 0
+    # A gap with a good stretch of outline along its rim is the inside of a white part (its other
+    # sides may be solid: a coloured ring, a dark mount); one rimmed by solid product alone is a gap.
+    weight = np.clip((rim_outline / np.maximum(rim_len, 1) - 0.1) / 0.3, 0.0, 1.0)
+    missing = float((area * weight).sum())
+    return missing / (np.count_nonzero(subject) + missing)
+
+
+def _outline(subject: np.ndarray, seen: Judgement) -> np.ndarray:
+    """bool: the thin parts of the product that are mostly neither its own
+    colour nor dark (under a third solid) and light (lightness mostly at least
+    65% of the sweep's): what is left of a white product found by its edges
+    alone. A shoelace or a tripod leg is thin but solid; a kept shadow is dark."""
+    thin = ((subject > 0) & (cv2.morphologyEx(subject, cv2.MORPH_OPEN, _THIN) == 0)).view(np.uint8)
+    n, labels = cv2.connectedComponents(thin, connectivity=8)
+    if n <= 1:
+        return thin > 0
+    at = np.nonzero(thin)
+    owner = labels[at]
+    size = np.bincount(owner, minlength=n)
+    solid = np.bincount(owner[seen.solid[at] > 0], minlength=n)
+    light = np.bincount(owner[seen.ratio[at] >= 0.65], minlength=n)
+    keep = (solid < size / 3) & (light >= size / 2)
+    keep[0] = False
+    return keep[labels]
+
+
+def kept_shadow_share(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement,
+                      min_area: float) -> float:
+    """Share of the cut-out that looks like a hard cast shadow kept as product:
+    a flat patch (no grain) on the sweep's colour line, darker than the sweep
+    and lighter than a black product, lying on the floor at the product's base
+    with the backdrop just above it. Where the sweep has a tint, a shadow
+    carries it and a grey product part does not; on a neutral sweep only the
+    place can tell (a grey part of the product sits anywhere, with more of the
+    product above it)."""
+    ratio = seen.ratio
+    spread = cv2.dilate(ratio, _CROSS) - cv2.erode(ratio, _CROSS)
+    lo, hi = _SHADOW_LEVEL
+    flat = ((subject > 0) & (seen.colour == 0) & (ratio > 0.18) & (ratio < 0.75)
+            & (spread < _FLAT_RANGE)).view(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(flat, connectivity=8)
+    total = np.count_nonzero(subject)
+    kept = 0.0
+    for k in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= max(min_area / 4, 0.015 * total)):
+        if k == 0:
+            continue
+        x, y, w, h = stats[k, :4]
+        box = np.s_[max(y - _LOOK_UP, 0):y + h + 1, max(x - 1, 0):x + w + 1]
+        patch = (labels[box] == k).view(np.uint8)
+        area = stats[k, cv2.CC_STAT_AREA]
+        # Speckle (a grey fabric's flat pixels) is no patch: a shadow is flat throughout.
+        if area < 0.45 * np.count_nonzero(cv2.dilate(patch, _CROSS)):
+            continue
+        if not lo <= float(np.median(ratio[box][patch > 0])) <= hi:
+            continue
+        # What is kept is the flat patch and its penumbra: the shade round it up to the lit sweep.
+        shade = (subject[box] > 0) & (seen.colour[box] == 0) & (ratio[box] < 0.95)
+        kept_area = np.count_nonzero(shade & (cv2.dilate(patch, _PENUMBRA_GROW) > 0))
+        kept += kept_area * _shadow_likeness(patch > 0, box, labels == k, lab, sweep, ratio, subject)
+    return kept / total
+
+
+def _shadow_likeness(patch: np.ndarray, box, whole: np.ndarray, lab: np.ndarray, sweep: SweepFit,
+                     ratio: np.ndarray, subject: np.ndarray) -> float:
+    """0..1: a flat dark patch's case for being a cast shadow (see kept_shadow_share).
+    ``patch`` is the patch in ``box``, ``whole`` the same over the whole frame."""
+    place = _place(whole, subject)
+    r = ratio[box][patch]
+    expected = (sweep.lab[box][patch][:, 1:] * r[:, None]).mean(axis=0)  # the sweep's tint, darkened
+    own = float(np.linalg.norm(lab[box][patch][:, 1:].mean(axis=0) - expected))  # tint not the sweep's
+    tint = float(np.linalg.norm(expected))
+    if own > max(_OWN_TINT, 0.6 * tint):
+        return 0.0  # a tint of its own: a product part (a brown bag), not the sweep darkened
+    cue = ramp(place, 0.55, 0.75)
+    if tint >= 1.0:  # a tinted sweep: a shadow carries its tint, which says more than the place
+        cue = max(cue, ramp(1.0 - own / tint, 0.0, 0.4))
+    return _exposed(patch, subject[box]) * cue
+
+
+def _place(patch: np.ndarray, subject: np.ndarray) -> float:
+    """Where the patch lies against the rest of the product, from its top (0)
+    to its lowest point (1) and beyond: a cast shadow lies on the floor at the
+    base of what casts it; a product part lies among the others."""
+    rest = (subject > 0) & (cv2.dilate(patch.view(np.uint8), _PENUMBRA_GROW) == 0)
+    rows = np.flatnonzero(rest.any(axis=1))
+    if len(rows) < 2:
+        return 0.5
+    return float((np.median(np.nonzero(patch)[0]) - rows[0]) / (rows[-1] - rows[0]))
+
+
+def _exposed(patch: np.ndarray, subject: np.ndarray) -> float:
+    """0..1 from the share of the patch's columns with the backdrop within
+    ``_LOOK_UP`` pixels above its top: a shadow lies on the floor in front of
+    the backdrop, a product part has more of the product above it."""
+    cols = np.flatnonzero(patch.any(axis=0))
+    first = patch[:, cols].argmax(axis=0)
+    clear = np.zeros(len(cols), bool)
+    for step in range(2, _LOOK_UP + 1):
+        above = first - step
+        inside = above >= 0
+        clear[inside] |= subject[above[inside], cols[inside]] == 0
+    return ramp(float(clear.mean()), 0.05, 0.25)
+
+
+def doubts_from(evidence: Evidence) -> tuple[Doubt, ...]:
+    """The doubts the evidence supports, in the store's words."""
+    e = evidence
+    found = [
+        Doubt("white-on-white", max(ramp(e.weak_white, 0.03, 0.15), ramp(e.hollow, 0.01, 0.06)),
+              "part of the product may be as white as the backdrop and missing from the cut-out"),
+        Doubt("colour-spill", ramp(e.weak_colour, 0.03, 0.15),
+              "coloured light reflected on the backdrop may be part of the cut-out"),
+        Doubt("undecided-edge", ramp(e.weak_other + e.unseen, 0.05, 0.2),
+              "the edge of the cut-out is unclear in places"),
+        Doubt("shadow-kept", ramp(e.shadow, 0.01, 0.05), "a shadow on the backdrop may be part of the cut-out"),
+        Doubt("sweep-fit", ramp(e.unlit, 0.25, 0.6), "the backdrop is uneven, so the cut-out is less certain"),
+    ]
+    return tuple(d for d in found if d.severity > 0)
+
+
+def ramp(x: float, lo: float, hi: float) -> float:
+    """0 at ``lo`` and below, 1 at ``hi`` and above, linear between."""
+    return float(min(1.0, max(0.0, (x - lo) / (hi - lo))))

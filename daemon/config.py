@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from integrations.shopify.config import PublishParams, ShopifyConfig
+from pipeline.confidence import MIN_CONFIDENCE
 from pipeline.profile import Profile
 from pipeline.segment import SegmenterConfig
 from pipeline.template import check_template
@@ -40,10 +41,17 @@ class WatchConfig(Section):
     poll_interval: float = Field(2.0, gt=0, le=300)
     settle_seconds: float = Field(2.0, ge=0, le=3600)
     rescan_seconds: float = Field(60.0, gt=0, le=86400)
-    extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"])
+    extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic",
+                                                           ".heif", ".avif", ".gif", ".bmp"])
     ignore: list[str] = Field(
         default_factory=lambda: [".*", "._*", "~*", "*.part", "*.tmp", "*.crdownload", "Thumbs.db", "desktop.ini"],
         description="file-name patterns never taken (hidden, temporary and partial files)")
+    follow_symlinks: bool = Field(False, description="take photos reached through symbolic links (off: links are "
+                                                     "reported, not followed)")
+    empty_grace_seconds: float = Field(30.0, ge=0, le=3600, description="a 0-byte file is looked at again for this "
+                                       "long before it counts as empty (a writer may have opened it and paused)")
+    root_check_seconds: float = Field(5.0, gt=0, le=3600, description="how often a missing or unreadable watch "
+                                      "folder is looked for again")
 
 
 class OutputConfig(Section):
@@ -105,6 +113,27 @@ class MetricsConfig(Section):
     port: int = Field(9464, ge=0, le=65535, description="0 picks a free port")
 
 
+class ReviewConfig(Section):
+    """The review page ``booth run`` serves. Bound to loopback; another host
+    needs a token (``token_env`` or the systemd credential ``token_credential``)."""
+
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="address to bind; not loopback only with a token set")
+    port: int = Field(8470, ge=0, le=65535, description="0 picks a free port")
+    token_env: str = Field("BOOTH_REVIEW_TOKEN", description="environment variable holding the page's token")
+    token_credential: str = Field("review-token", description="token file name under $CREDENTIALS_DIRECTORY")
+
+
+class ReviewParams(Section):
+    """A category's review gate: which finished cut-outs a person sees before they are published."""
+
+    mode: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: hold cut-outs whose confidence is under min_confidence; always; never")
+    min_confidence: float = Field(MIN_CONFIDENCE, ge=0, le=1,
+                                  description="confidence under which a cut-out is held (measured: "
+                                  "docs/segmentation.md)")
+
+
 class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -114,6 +143,7 @@ class Category(Section):
     name: str
     profile: Profile
     publish: PublishParams = PublishParams()
+    review: ReviewParams = ReviewParams()
 
 
 class Config(Section):
@@ -131,6 +161,7 @@ class Config(Section):
     categories: dict[str, Category]
     shopify: ShopifyConfig = ShopifyConfig()
     metrics: MetricsConfig = MetricsConfig()
+    review: ReviewConfig = ReviewConfig()
     logging: LoggingConfig = LoggingConfig()
 
     @property
@@ -243,13 +274,14 @@ def _resolve_categories(raw: Any, base: Path, problems: list[str]) -> dict[str, 
             problems.append(str(exc))
             continue
         publish = settings.pop("publish", {})
+        review = settings.pop("review", {})
         _absolutise_brand(settings, base)
         try:
             profile = Profile.model_validate({"name": name, **settings})
         except ValidationError as exc:
             problems += _describe(exc, Profile, prefix=f"categories.{name}")
             continue
-        out[name] = {"name": name, "profile": profile, "publish": publish}
+        out[name] = {"name": name, "profile": profile, "publish": publish, "review": review}
     return out
 
 

@@ -1,6 +1,8 @@
-"""Lifecycle events: the worker announces, subscribers (logging, metrics,
-journal, sd_notify) listen. A subscriber that raises is logged and ignored:
-it must never take the worker down."""
+"""Lifecycle events: the worker announces, subscribers (the journal, logging,
+metrics, sd_notify) listen. A subscriber that raises is logged and ignored:
+it must never take the worker down -- except a ``critical`` one (the journal
+writer), whose failure is the emitter's to handle: a state that did not reach
+the journal must not be reported as reached."""
 
 from __future__ import annotations
 
@@ -16,8 +18,16 @@ Listener = Callable[..., None]
 READY = "ready"                # segmenter, provider, watched paths
 JOB_QUEUED = "job_queued"      # job_id, path
 STAGE_DONE = "stage_done"      # job_id, stage, ms
-JOB_DONE = "job_done"          # job_id, path, output, ms (dict of stage -> ms)
-JOB_FAILED = "job_failed"      # job_id, path, error, permanent (bool), attempt
+# One event per outcome of a job, each with ``outcome`` (daemon.outcomes.Outcome):
+JOB_FINISHED = "job_finished"  # output written; the publish step is next (a checkpoint)
+JOB_DONE = "job_done"          # finished (and published when Shopify is on)
+JOB_HELD = "job_held"          # waits for a person: the cut-out, or which product
+JOB_RETRYING = "job_retrying"  # a transient failure: tried again later
+JOB_QUARANTINED = "job_quarantined"  # a bad photo, set aside with its reason
+JOB_FORGOTTEN = "job_forgotten"  # the original changed before it settled: its new bytes come back
+OUTCOMES = (JOB_FINISHED, JOB_DONE, JOB_HELD, JOB_RETRYING, JOB_QUARANTINED, JOB_FORGOTTEN)
+DECISION = "decision"          # job_id, action (approve | reject | redo), actor, ok, message
+CONFIDENCE = "confidence"      # job_id, confidence, verdict (publish | review)
 QUEUE_DEPTH = "queue_depth"    # depth
 STOPPING = "stopping"          # -
 RELOADING = "reloading"        # - (SIGHUP: reading the config again)
@@ -29,16 +39,23 @@ RETRY = "retry"                # operation, attempt, delay (a transient failure 
 class Events:
     def __init__(self) -> None:
         self._listeners: dict[str, list[Listener]] = {}
+        self._critical: dict[str, list[Listener]] = {}
         self._lock = threading.Lock()
         self._log = structlog.get_logger("events")
 
-    def subscribe(self, name: str, listener: Listener) -> None:
+    def subscribe(self, name: str, listener: Listener, *, critical: bool = False) -> None:
+        """Call ``listener(**fields)`` on every ``name``. Critical listeners run
+        first, in order, and what they raise reaches the emitter (and the
+        other listeners are not told)."""
         with self._lock:
-            self._listeners.setdefault(name, []).append(listener)
+            (self._critical if critical else self._listeners).setdefault(name, []).append(listener)
 
     def emit(self, name: str, **fields: Any) -> None:
         with self._lock:
+            critical = list(self._critical.get(name, ()))
             listeners = list(self._listeners.get(name, ()))
+        for listener in critical:
+            listener(**fields)
         for listener in listeners:
             try:
                 listener(**fields)

@@ -10,29 +10,62 @@ work over network filesystems).
 States::
 
     waiting -> processing -> [publishing ->] done
-                  |  \\-> failed (retried later, with backoff) -> waiting ...
-                  \\-> quarantined (bad file, or out of attempts)   needs_review (publisher asked a human)
+                  |  \\-> retrying (a transient failure: waits, with backoff) -> waiting ...
+                  |  \\-> quarantined (a bad photo)
+                  \\-> needs_review (a person decides: the cut-out, or which product) -> waiting | rejected
 
 ``stage`` says where the next attempt starts: ``load`` (from the original) or
 ``publish`` (the output is already on disk; only the publish step is left).
+Every state change is also a row in ``history`` (when, what, who, why), which
+is what ``booth job ID`` tells. Files in the watched folders that could not be
+taken at all (unreadable, a format booth cannot read, a link) are ``notices``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-WAITING, PROCESSING, PUBLISHING, DONE = "waiting", "processing", "publishing", "done"
-FAILED, QUARANTINED, NEEDS_REVIEW = "failed", "quarantined", "needs_review"
-STATES = (WAITING, PROCESSING, PUBLISHING, DONE, FAILED, QUARANTINED, NEEDS_REVIEW)
-FINAL = (DONE, QUARANTINED, NEEDS_REVIEW)
-STAGES = ("load", "publish")
+from daemon.files import display, is_plain_text
+
+
+class State(StrEnum):
+    WAITING = "waiting"
+    PROCESSING = "processing"
+    PUBLISHING = "publishing"
+    DONE = "done"
+    RETRYING = "retrying"
+    QUARANTINED = "quarantined"
+    NEEDS_REVIEW = "needs_review"
+    REJECTED = "rejected"
+
+
+class Checkpoint(StrEnum):
+    """Where a job's next attempt starts."""
+
+    LOAD = "load"
+    PUBLISH = "publish"
+
+
+class ReviewKind(StrEnum):
+    CUTOUT = "cutout"    # a person must look at the cut-out before it is published
+    PRODUCT = "product"  # the shop needs a person: no single product matched, a scope is missing...
+
+
+WAITING, PROCESSING, PUBLISHING, DONE = State.WAITING, State.PROCESSING, State.PUBLISHING, State.DONE
+RETRYING, QUARANTINED, NEEDS_REVIEW, REJECTED = State.RETRYING, State.QUARANTINED, State.NEEDS_REVIEW, State.REJECTED
+STATES = tuple(State)
+FINAL = (DONE, QUARANTINED, NEEDS_REVIEW, REJECTED)
+IN_FLIGHT = (PROCESSING, PUBLISHING)
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -69,10 +102,38 @@ CREATE INDEX IF NOT EXISTS jobs_path ON jobs (path);
 CREATE INDEX IF NOT EXISTS jobs_output ON jobs (output);
 CREATE INDEX IF NOT EXISTS jobs_sha ON jobs (sha256);
 CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (finished_at);
+CREATE TABLE IF NOT EXISTS history (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id  INTEGER NOT NULL,
+    at      REAL    NOT NULL,
+    state   TEXT    NOT NULL,
+    error   TEXT,
+    actor   TEXT,
+    note    TEXT,
+    detail  TEXT    NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS history_job ON history (job_id, id);
+CREATE TABLE IF NOT EXISTS notices (
+    path       TEXT PRIMARY KEY,
+    raw_path   BLOB,
+    root       TEXT NOT NULL DEFAULT '',
+    kind       TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    fix        TEXT NOT NULL DEFAULT '',
+    first_seen REAL NOT NULL,
+    last_seen  REAL NOT NULL
+);
 """
 
+# Columns added after the first release (schema version 1 -> 2).
+_ADDED = (("raw_path", "BLOB"), ("review_kind", "TEXT"), ("confidence", "REAL"),
+          ("reasons", "TEXT NOT NULL DEFAULT '[]'"), ("overrides", "TEXT NOT NULL DEFAULT '{}'"),
+          ("replaces", "INTEGER"), ("approved", "INTEGER NOT NULL DEFAULT 0"))
+
 _SETTABLE = {"attempts", "next_attempt_at", "stage", "timings", "output", "error_type", "quarantined_to",
-             "finished_at", "duplicate_of", "size", "mtime_ns"}
+             "finished_at", "duplicate_of", "size", "mtime_ns", "review_kind", "confidence", "reasons",
+             "overrides", "replaces", "approved"}
+_JSON = ("timings", "fields", "remote", "reasons", "overrides")
 
 
 class JournalError(Exception):
@@ -83,13 +144,13 @@ class JournalError(Exception):
 class Job:
     id: int
     sha256: str
-    path: str
+    path: str            # as shown (a name that is not UTF-8 shows its odd bytes as \\xNN)
     root: str
     rel: str
     size: int | None
     mtime_ns: int | None
-    state: str
-    stage: str
+    state: State
+    stage: Checkpoint
     attempts: int
     next_attempt_at: float
     created_at: float
@@ -106,10 +167,52 @@ class Job:
     output: str | None
     quarantined_to: str | None
     duplicate_of: int | None
-    remote: dict[str, str] = field(default_factory=dict)
+    remote: dict[str, Any] = field(default_factory=dict)
+    raw_path: bytes | None = None
+    review_kind: ReviewKind | None = None
+    confidence: float | None = None
+    reasons: list[str] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)
+    replaces: int | None = None
+    approved: bool = False
+
+    @property
+    def file(self) -> Path:
+        """The original on disk (its real name, also when that is not UTF-8)."""
+        return Path(os.fsdecode(self.raw_path)) if self.raw_path else Path(self.path)
+
+    @property
+    def publish_only(self) -> bool:
+        return self.stage == Checkpoint.PUBLISH
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "raw_path"}
+        return data
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of a job's history."""
+
+    at: float
+    state: State
+    error: str | None
+    actor: str | None
+    note: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A file in a watched folder that could not be taken, and what would fix it."""
+
+    path: str
+    root: str
+    kind: str
+    reason: str
+    fix: str
+    first_seen: float
+    last_seen: float
 
 
 def _job(row: sqlite3.Row | None) -> Job | None:
@@ -117,26 +220,61 @@ def _job(row: sqlite3.Row | None) -> Job | None:
         return None
     data = dict(row)
     data["index"] = data.pop("idx")
-    for key in ("timings", "fields", "remote"):
-        data[key] = json.loads(data[key] or "{}")
+    for key in _JSON:
+        data[key] = json.loads(data[key] or ("[]" if key == "reasons" else "{}"))
+    data["state"] = State(data["state"])
+    data["stage"] = Checkpoint(data["stage"])
+    data["review_kind"] = ReviewKind(data["review_kind"]) if data["review_kind"] else None
+    data["approved"] = bool(data["approved"])
     return Job(**data)
 
 
+def _scrub(text: str | None) -> str | None:
+    """No secret is ever stored: remote error text may echo a request's headers."""
+    if text is None:
+        return None
+    from integrations.secrets import scrub
+    return scrub(text)
+
+
 class Journal:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
+        self._clock = clock
+        self.readonly = readonly
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            if readonly:
+                if not self.path.exists():
+                    raise JournalError(f"{self.path}: no journal here yet (has the daemon run with this config?)")
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30,
+                                           isolation_level=None, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
+            if not readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._migrate()
+            self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from exc
         self._lock = threading.RLock()
         self._closed = False
+
+    def _migrate(self) -> None:
+        self._db.executescript(_SCHEMA)
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
+            return
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, kind in _ADDED:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+        self._db.execute("UPDATE jobs SET state='retrying' WHERE state='failed'")  # the state's old name
+        self._db.execute("UPDATE jobs SET review_kind='product' WHERE state='needs_review' AND review_kind IS NULL")
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # ------------------------------------------------------------------ plumbing
 
@@ -144,13 +282,35 @@ class Journal:
         with self._lock:
             if self._closed:
                 raise JournalError("the journal is closed")
-            return self._db.execute(sql, tuple(args)).fetchall()
+            try:
+                return self._db.execute(sql, tuple(args)).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: {exc}") from exc
 
     def _write(self, sql: str, args: Iterable[Any] = ()) -> int:
         with self._lock:
             if self._closed:
                 raise JournalError("the journal is closed")
-            return self._db.execute(sql, tuple(args)).rowcount
+            try:
+                return self._db.execute(sql, tuple(args)).rowcount
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: {exc}") from exc
+
+    def _transaction(self, work: Callable[[], Any]) -> Any:
+        with self._lock:
+            if self._closed:
+                raise JournalError("the journal is closed")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work()
+                    self._db.execute("COMMIT")
+                    return result
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -163,82 +323,194 @@ class Journal:
     def add(self, sha256: str, path: str | Path, *, root: str | Path = "", rel: str = "",
             size: int | None = None, mtime_ns: int | None = None, category: str | None = None,
             product_key: str | None = None, view: str | None = None, index: int | None = None,
-            fields: Mapping[str, str] | None = None, state: str = WAITING) -> tuple[Job, bool]:
-        """The job for (sha256, path): created (True) or the one already there (False)."""
-        now = time.time()
-        with self._lock:
-            cur = self._q(
-                "INSERT INTO jobs (sha256, path, root, rel, size, mtime_ns, state, created_at, updated_at,"
-                " category, product_key, view, idx, fields) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (sha256, path) DO NOTHING RETURNING id",
-                (sha256, str(path), str(root), rel, size, mtime_ns, state, now, now, category, product_key,
-                 view, index, json.dumps(dict(fields or {}))))
-            job = self.find(sha256, path)
-            if not cur and job is not None and (job.size, job.mtime_ns) != (size, mtime_ns) and size is not None:
-                self._write("UPDATE jobs SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, job.id))
+            fields: Mapping[str, str] | None = None, state: State = WAITING,
+            duplicate_of: int | None = None, output: str | None = None) -> tuple[Job, bool]:
+        """The job for (sha256, path): created (True) or the one already there (False).
+        ``path`` is the real one (any bytes); the journal keeps its display form
+        and, for a name that is not UTF-8, the raw bytes beside it. A duplicate
+        is created ``done`` pointing at its twin, in the same step."""
+        now = self._clock()
+        shown = display(path)
+        raw = None if is_plain_text(path) else os.fsencode(path)
+
+        def insert():
+            cur = self._db.execute(
+                "INSERT INTO jobs (sha256, path, raw_path, root, rel, size, mtime_ns, state, created_at, updated_at,"
+                " category, product_key, view, idx, fields, duplicate_of, output, finished_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (sha256, path) DO NOTHING RETURNING id",
+                (sha256, shown, raw, display(root), display(rel), size, mtime_ns, str(state), now, now, category,
+                 product_key, view, index, json.dumps(dict(fields or {})), duplicate_of, output,
+                 now if state in FINAL else None)).fetchall()
+            if cur:
+                self._history(cur[0][0], state, None, None,
+                              f"the same bytes as job {duplicate_of}" if duplicate_of else "seen", {})
+            else:
+                self._db.execute("UPDATE jobs SET size=?, mtime_ns=? WHERE sha256=? AND path=? AND ? IS NOT NULL"
+                                 " AND (size IS NOT ? OR mtime_ns IS NOT ?)",
+                                 (size, mtime_ns, sha256, shown, size, size, mtime_ns))
+            return bool(cur)
+
+        created = self._transaction(insert)
+        job = self.find(sha256, path)
         assert job is not None
-        return job, bool(cur)
+        return job, created
 
     def get(self, job_id: int | str) -> Job | None:
-        return _job(next(iter(self._q("SELECT * FROM jobs WHERE id=?", (int(job_id),))), None))
+        try:
+            key = int(job_id)
+        except (TypeError, ValueError):
+            return None
+        return _job(next(iter(self._q("SELECT * FROM jobs WHERE id=?", (key,))), None))
 
     def find(self, sha256: str, path: str | Path) -> Job | None:
-        return _job(next(iter(self._q("SELECT * FROM jobs WHERE sha256=? AND path=?", (sha256, str(path)))), None))
+        return _job(next(iter(self._q("SELECT * FROM jobs WHERE sha256=? AND path=?",
+                                      (sha256, display(path)))), None))
 
     def latest(self, path: str | Path) -> Job | None:
         """The newest version known at ``path``."""
         return _job(next(iter(self._q("SELECT * FROM jobs WHERE path=? ORDER BY id DESC LIMIT 1",
-                                      (str(path),))), None))
+                                      (display(path),))), None))
 
-    def jobs(self, state: str | None = None, limit: int | None = None, newest_first: bool = False) -> list[Job]:
-        sql, args = "SELECT * FROM jobs", []
+    def jobs(self, state: str | None = None, limit: int | None = None, newest_first: bool = False, *,
+             path: str | None = None, product: str | None = None, review_kind: str | None = None) -> list[Job]:
+        """Jobs, filtered by state, by a path (substring) or a product key (exact or substring)."""
+        where, args = [], []
         if state is not None:
-            sql += " WHERE state=?"
-            args.append(state)
+            where.append("state=?")
+            args.append(str(state))
+        if review_kind is not None:
+            where.append("review_kind=?")
+            args.append(str(review_kind))
+        if path:
+            where.append("instr(path, ?) > 0")
+            args.append(path)
+        if product:
+            where.append("(product_key=? OR instr(lower(product_key), lower(?)) > 0)")
+            args += [product, product]
+        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY id DESC" if newest_first else " ORDER BY id"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
         return [_job(r) for r in self._q(sql, args)]
 
-    def set_state(self, job_id: int | str, state: str, *, error: str | None = None, **changes: Any) -> None:
+    def finished(self, state: State, limit: int = 50) -> list[Job]:
+        """The most recently finished jobs in ``state``, newest first."""
+        return [_job(r) for r in self._q("SELECT * FROM jobs WHERE state=? ORDER BY finished_at DESC, id DESC"
+                                         " LIMIT ?", (str(state), int(limit)))]
+
+    def set_state(self, job_id: int | str, state: State | str, *, error: str | None = None,
+                  actor: str | None = None, note: str | None = None, detail: Mapping[str, Any] | None = None,
+                  **changes: Any) -> None:
+        """Move a job to ``state`` (with the columns in ``changes``), and say so in its history."""
         if state not in STATES:
             raise ValueError(f"unknown state {state!r} (one of {', '.join(STATES)})")
         unknown = set(changes) - _SETTABLE
         if unknown:
             raise ValueError(f"cannot set {', '.join(sorted(unknown))} on a job")
-        if "timings" in changes:
-            changes["timings"] = json.dumps(changes["timings"])
+        for key in _JSON:
+            if key in changes and not isinstance(changes[key], str):
+                changes[key] = json.dumps(changes[key])
+        for key in ("stage", "review_kind"):
+            if changes.get(key) is not None:
+                changes[key] = str(changes[key])
+        state, error = State(state), _scrub(error)
         if state in FINAL and "finished_at" not in changes:
-            changes["finished_at"] = time.time()
-        cols = ", ".join(f"{k}=?" for k in changes)
-        self._write(f"UPDATE jobs SET state=?, error=?, updated_at=?{', ' if cols else ''}{cols} WHERE id=?",
-                    (state, error, time.time(), *changes.values(), int(job_id)))
+            changes["finished_at"] = self._clock()
+        cols = "".join(f", {k}=?" for k in changes)
+
+        def write():
+            self._db.execute(f"UPDATE jobs SET state=?, error=?, updated_at=?{cols} WHERE id=?",
+                             (str(state), error, self._clock(), *changes.values(), int(job_id)))
+            self._history(int(job_id), state, error, actor, note, detail or {})
+
+        self._transaction(write)
+
+    def _history(self, job_id: int, state: State, error: str | None, actor: str | None, note: str | None,
+                 detail: Mapping[str, Any]) -> None:
+        self._db.execute("INSERT INTO history (job_id, at, state, error, actor, note, detail) VALUES (?,?,?,?,?,?,?)",
+                         (job_id, self._clock(), str(state), error, actor, note, json.dumps(dict(detail))))
+
+    def history(self, job_id: int | str) -> list[Event]:
+        return [Event(r["at"], State(r["state"]), r["error"], r["actor"], r["note"], json.loads(r["detail"]))
+                for r in self._q("SELECT * FROM history WHERE job_id=? ORDER BY id", (int(job_id),))]
 
     def claim(self, job_id: int) -> bool:
-        """waiting/failed -> processing, atomically; False if someone else moved it."""
-        return self._write("UPDATE jobs SET state=?, updated_at=? WHERE id=? AND state IN (?, ?)",
-                           (PROCESSING, time.time(), int(job_id), WAITING, FAILED)) == 1
+        """waiting/retrying -> processing, atomically; False if someone else moved it."""
+        def write():
+            n = self._db.execute("UPDATE jobs SET state=?, updated_at=? WHERE id=? AND state IN (?, ?)",
+                                 (str(PROCESSING), self._clock(), int(job_id), str(WAITING), str(RETRYING))).rowcount
+            if n:
+                self._history(int(job_id), PROCESSING, None, None, None, {})
+            return n == 1
+        return self._transaction(write)
 
-    def requeue(self, job_id: int | str, stage: str = "load") -> bool:
-        """Run the job again from ``stage`` (``load`` or ``publish``) with fresh attempts.
-        False when there is no such job or it is in flight right now (the worker's
-        own state write would overwrite the requeue when it finishes)."""
-        if stage not in STAGES:
-            raise ValueError(f"stage must be one of {', '.join(STAGES)}")
-        return self._write(
-            "UPDATE jobs SET state=?, stage=?, attempts=0, next_attempt_at=0, error=NULL, error_type=NULL,"
-            " finished_at=NULL, updated_at=? WHERE id=? AND state NOT IN (?, ?)",
-            (WAITING, stage, time.time(), int(job_id), PROCESSING, PUBLISHING)) == 1
+    def requeue(self, job_id: int | str, stage: Checkpoint | str = Checkpoint.LOAD, *,
+                only_from: Iterable[State] | None = None, actor: str | None = None, note: str | None = None,
+                **changes: Any) -> bool:
+        """Run the job again from ``stage`` with fresh attempts. False when there is
+        no such job, it is in flight right now (the worker's own state write would
+        overwrite the requeue when it finishes), or it is not in one of the states
+        ``only_from`` names. One atomic step: two people doing it at once requeue it once."""
+        stage = Checkpoint(stage)
+        allowed = [str(s) for s in only_from] if only_from is not None else [
+            str(s) for s in STATES if s not in IN_FLIGHT]
+        for key in _JSON:
+            if key in changes and not isinstance(changes[key], str):
+                changes[key] = json.dumps(changes[key])
+        cols = "".join(f", {k}=?" for k in changes)
+        marks = ",".join("?" * len(allowed))
+
+        def write():
+            n = self._db.execute(
+                f"UPDATE jobs SET state=?, stage=?, attempts=0, next_attempt_at=0, error=NULL, error_type=NULL,"
+                f" finished_at=NULL, updated_at=?{cols} WHERE id=? AND state IN ({marks})",
+                (str(WAITING), str(stage), self._clock(), *changes.values(), int(job_id), *allowed)).rowcount
+            if n:
+                self._history(int(job_id), WAITING, None, actor, note, {"from": str(stage), **{
+                    k: v for k, v in changes.items() if k in ("overrides", "approved")}})
+            return n == 1
+        try:
+            return self._transaction(write)
+        except (TypeError, ValueError):
+            return False
+
+    def transition(self, job_id: int | str, to: State, *, only_from: Iterable[State], error: str | None = None,
+                   actor: str | None = None, note: str | None = None, **changes: Any) -> bool:
+        """Move a job to ``to`` only if it is in one of ``only_from`` right now; one
+        atomic step, so a decision made twice (two clicks, two reviewers) takes once."""
+        for key in _JSON:
+            if key in changes and not isinstance(changes[key], str):
+                changes[key] = json.dumps(changes[key])
+        if to in FINAL and "finished_at" not in changes:
+            changes["finished_at"] = self._clock()
+        allowed = [str(s) for s in only_from]
+        cols = "".join(f", {k}=?" for k in changes)
+        marks = ",".join("?" * len(allowed))
+        error = _scrub(error)
+
+        def write():
+            n = self._db.execute(f"UPDATE jobs SET state=?, error=?, updated_at=?{cols} WHERE id=? AND state IN ({marks})",
+                                 (str(to), error, self._clock(), *changes.values(), int(job_id), *allowed)).rowcount
+            if n:
+                self._history(int(job_id), to, error, actor, note, {})
+            return n == 1
+        return self._transaction(write)
 
     def forget(self, job_id: int) -> bool:
         """Drop a version that never existed (a file caught mid-write and since changed).
         A job that left anything behind (an output, a quarantined original, Shopify
         ids) is never dropped: without its row that would be lost or done twice.
         True if the row went."""
-        return self._write(
-            "DELETE FROM jobs WHERE id=? AND state NOT IN (?, ?, ?) AND output IS NULL AND quarantined_to IS NULL"
-            " AND remote='{}'", (int(job_id), DONE, NEEDS_REVIEW, QUARANTINED)) == 1
+        def write():
+            n = self._db.execute(
+                "DELETE FROM jobs WHERE id=? AND state NOT IN (?, ?, ?, ?) AND output IS NULL"
+                " AND quarantined_to IS NULL AND remote='{}'",
+                (int(job_id), str(DONE), str(NEEDS_REVIEW), str(QUARANTINED), str(REJECTED))).rowcount
+            if n:
+                self._db.execute("DELETE FROM history WHERE job_id=?", (int(job_id),))
+            return n == 1
+        return self._transaction(write)
 
     def recover(self, keep: Iterable[int] = ()) -> int:
         """Jobs marked in flight that are not (after a crash; or a state write that
@@ -248,43 +520,54 @@ class Journal:
         marks = ",".join("?" * len(keep))
         return self._write(f"UPDATE jobs SET state=?, updated_at=? WHERE state IN (?, ?)"
                            f"{f' AND id NOT IN ({marks})' if keep else ''}",
-                           (WAITING, time.time(), PROCESSING, PUBLISHING, *keep))
+                           (str(WAITING), self._clock(), str(PROCESSING), str(PUBLISHING), *keep))
 
     def due(self, now: float | None = None, limit: int = 100) -> list[Job]:
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         return [_job(r) for r in self._q(
             "SELECT * FROM jobs WHERE state=? OR (state=? AND next_attempt_at<=?) ORDER BY id LIMIT ?",
-            (WAITING, FAILED, now, limit))]
+            (str(WAITING), str(RETRYING), now, limit))]
 
     def next_retry_at(self) -> float | None:
-        row = self._q("SELECT MIN(next_attempt_at) FROM jobs WHERE state=?", (FAILED,))[0]
+        row = self._q("SELECT MIN(next_attempt_at) FROM jobs WHERE state=?", (str(RETRYING),))[0]
         return row[0]
 
     # ------------------------------------------------------------------ queries
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(STATES, 0)
+        counts = {str(s): 0 for s in STATES}
         counts.update({r[0]: r[1] for r in self._q("SELECT state, COUNT(*) FROM jobs GROUP BY state")})
         return counts
 
+    def review_counts(self) -> dict[str, int]:
+        """Jobs waiting for a person, by kind of review."""
+        return {r[0] or str(ReviewKind.PRODUCT): r[1] for r in self._q(
+            "SELECT review_kind, COUNT(*) FROM jobs WHERE state=? GROUP BY review_kind", (str(NEEDS_REVIEW),))}
+
+    def total(self) -> int:
+        return self._q("SELECT COUNT(*) FROM jobs")[0][0]
+
     def queued(self) -> int:
         """Jobs waiting or in flight."""
-        return self._q("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?, ?)", (WAITING, PROCESSING, PUBLISHING))[0][0]
+        return self._q("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?, ?)",
+                       (str(WAITING), str(PROCESSING), str(PUBLISHING)))[0][0]
 
     def done_since(self, since: float) -> int:
-        return self._q("SELECT COUNT(*) FROM jobs WHERE state=? AND finished_at>=?", (DONE, since))[0][0]
+        return self._q("SELECT COUNT(*) FROM jobs WHERE state=? AND finished_at>=?", (str(DONE), since))[0][0]
 
     def oldest_waiting(self) -> Job | None:
         return _job(next(iter(self._q(
-            "SELECT * FROM jobs WHERE state IN (?, ?) ORDER BY created_at LIMIT 1", (WAITING, FAILED))), None))
+            "SELECT * FROM jobs WHERE state IN (?, ?) ORDER BY created_at LIMIT 1",
+            (str(WAITING), str(RETRYING)))), None))
 
     def last_failures(self, limit: int = 5) -> list[Job]:
         return [_job(r) for r in self._q(
             "SELECT * FROM jobs WHERE error IS NOT NULL AND state IN (?, ?, ?) ORDER BY updated_at DESC LIMIT ?",
-            (FAILED, QUARANTINED, NEEDS_REVIEW, limit))]
+            (str(RETRYING), str(QUARANTINED), str(NEEDS_REVIEW), limit))]
 
     def known_files(self) -> dict[str, tuple[int | None, int | None]]:
-        """path -> (size, mtime_ns) of its newest version: lets a rescan skip files it has seen."""
+        """path -> (size, mtime_ns) of its newest version: lets a rescan skip files it has seen.
+        Keyed by the display form (see ``daemon.files.display``)."""
         return {r[0]: (r[1], r[2]) for r in self._q(
             "SELECT path, size, mtime_ns FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY path)")}
 
@@ -292,55 +575,89 @@ class Journal:
         """A job from a different original that already wrote ``output``."""
         return _job(next(iter(self._q(
             "SELECT * FROM jobs WHERE output=? AND path<>? AND duplicate_of IS NULL LIMIT 1",
-            (str(output), str(other_than)))), None))
+            (str(output), display(other_than)))), None))
+
+    def previous_writer(self, output: str | Path, other_than: int) -> Job | None:
+        """The newest other job that wrote ``output`` (an earlier version of the same original)."""
+        return _job(next(iter(self._q(
+            "SELECT * FROM jobs WHERE output=? AND id<>? AND duplicate_of IS NULL ORDER BY id DESC LIMIT 1",
+            (str(output), int(other_than)))), None))
 
     def twin(self, sha256: str, category: str | None, product_key: str | None, view: str | None,
-             index: int | None, other_than: int) -> Job | None:
-        """A job with the same bytes bound for the same product, view and place (a duplicate copy)."""
+             index: int | None, other_than: str | Path) -> Job | None:
+        """A job from another path with the same bytes bound for the same product,
+        view and place (a duplicate copy)."""
         return _job(next(iter(self._q(
             "SELECT * FROM jobs WHERE sha256=? AND category IS ? AND product_key IS ? AND view IS ? AND idx IS ?"
-            " AND id<>? AND duplicate_of IS NULL AND state NOT IN (?, ?) ORDER BY id LIMIT 1",
-            (sha256, category, product_key, view, index, other_than, QUARANTINED, FAILED))), None))
+            " AND path<>? AND duplicate_of IS NULL AND state NOT IN (?, ?, ?) ORDER BY id LIMIT 1",
+            (sha256, category, product_key, view, index, display(other_than), str(QUARANTINED), str(RETRYING),
+             str(REJECTED)))), None))
 
-    # ------------------------------------------------------------------ remote ids
+    # ------------------------------------------------------------------ remote progress
+
+    def remote(self, job_id: int | str) -> dict[str, Any]:
+        """What the publish flow has recorded for the job (its Shopify ids and steps)."""
+        rows = self._q("SELECT remote FROM jobs WHERE id=?", (int(job_id),))
+        return json.loads(rows[0][0] or "{}") if rows else {}
+
+    def set_remote(self, job_id: int | str, data: Mapping[str, Any]) -> None:
+        """Replace the job's publish progress; durable before it returns."""
+        self._write("UPDATE jobs SET remote=?, updated_at=? WHERE id=?",
+                    (json.dumps(dict(data)), self._clock(), int(job_id)))
 
     def remote_ids(self, job_id: int | str) -> "RemoteIds":
         return RemoteIds(self, int(job_id))
 
-    def _remote_get(self, job_id: int) -> dict[str, str]:
-        rows = self._q("SELECT remote FROM jobs WHERE id=?", (job_id,))
-        return json.loads(rows[0][0] or "{}") if rows else {}
+    # ------------------------------------------------------------------ notices
 
-    def _remote_put(self, job_id: int, key: str, value: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                remote = self._remote_get(job_id)
-                remote[key] = value
-                self._db.execute("UPDATE jobs SET remote=?, updated_at=? WHERE id=?",
-                                 (json.dumps(remote), time.time(), job_id))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    def notice(self, path: str | os.PathLike, *, root: str | os.PathLike = "", kind: str, reason: str,
+               fix: str = "") -> bool:
+        """Record that ``path`` could not be taken and why. True when this is
+        news (a new file, or a new reason): the caller logs it then, once."""
+        now, shown = self._clock(), display(path)
+        raw = None if is_plain_text(path) else os.fsencode(path)
+
+        def write():
+            row = self._db.execute("SELECT kind, reason FROM notices WHERE path=?", (shown,)).fetchone()
+            if row is not None and (row[0], row[1]) == (kind, reason):
+                self._db.execute("UPDATE notices SET last_seen=? WHERE path=?", (now, shown))
+                return False
+            self._db.execute("INSERT INTO notices (path, raw_path, root, kind, reason, fix, first_seen, last_seen)"
+                             " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (path) DO UPDATE SET kind=excluded.kind,"
+                             " reason=excluded.reason, fix=excluded.fix, last_seen=excluded.last_seen",
+                             (shown, raw, display(root), kind, reason, fix, now, now))
+            return True
+        return self._transaction(write)
+
+    def clear_notice(self, path: str | os.PathLike) -> bool:
+        return self._write("DELETE FROM notices WHERE path=?", (display(path),)) == 1
+
+    def notices(self) -> list[Notice]:
+        return [Notice(r["path"], r["root"], r["kind"], r["reason"], r["fix"], r["first_seen"], r["last_seen"])
+                for r in self._q("SELECT * FROM notices ORDER BY first_seen")]
+
+    def prune_notices(self, root: str | os.PathLike, seen_since: float) -> int:
+        """Forget the notices under ``root`` that a full scan begun at ``seen_since`` did not see again."""
+        return self._write("DELETE FROM notices WHERE root=? AND last_seen<?", (display(root), seen_since))
 
 
 class RemoteIds:
-    """The remote ids (product, media, staged upload...) a job has produced so far.
-
-    ``put`` is durable before it returns, so a publish step that crashes after
-    creating something remotely finds its id on the next attempt instead of
-    creating a duplicate."""
+    """Key-by-key access to a job's publish progress (each ``put`` durable before it returns)."""
 
     def __init__(self, journal: Journal, job_id: int) -> None:
         self._journal = journal
         self.job_id = job_id
 
-    def get(self, key: str) -> str | None:
-        return self._journal._remote_get(self.job_id).get(key)
+    def get(self, key: str) -> Any:
+        return self._journal.remote(self.job_id).get(key)
 
-    def put(self, key: str, value: str) -> None:
-        self._journal._remote_put(self.job_id, key, str(value))
+    def put(self, key: str, value: Any) -> None:
+        def write():
+            row = self._journal._db.execute("SELECT remote FROM jobs WHERE id=?", (self.job_id,)).fetchone()
+            data = json.loads(row[0] or "{}") if row else {}
+            data[key] = value
+            self._journal._db.execute("UPDATE jobs SET remote=? WHERE id=?", (json.dumps(data), self.job_id))
+        self._journal._transaction(write)
 
-    def all(self) -> dict[str, str]:
-        return self._journal._remote_get(self.job_id)
+    def all(self) -> dict[str, Any]:
+        return self._journal.remote(self.job_id)

@@ -7,28 +7,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 from typing import Any
 
 import structlog
 
-_secrets: set[str] = set()
-_lock = threading.Lock()
-REDACTED = "[REDACTED]"
+from integrations import secrets
+from integrations.secrets import REDACTED  # noqa: F401 - part of this module's interface
 
 
 def register_secret(value: str | None) -> None:
-    """Never print ``value`` again (an access token, a client secret)."""
-    if value and len(value) >= 6:
-        with _lock:
-            _secrets.add(value)
+    """Never print ``value`` again, in any form (an access token, a client secret)."""
+    secrets.register(value)
 
 
 def redact(text: str) -> str:
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    return secrets.scrub(text)
 
 
 def _scrub(value: Any) -> Any:
@@ -45,8 +38,6 @@ def _scrub(value: Any) -> Any:
 
 def redact_secrets(_logger, _name, event_dict: dict) -> dict:
     """structlog processor: replaces every registered secret, anywhere in the event."""
-    if not _secrets:
-        return event_dict
     return {k: _scrub(v) for k, v in event_dict.items()}
 
 
@@ -79,6 +70,10 @@ class JournalPriority:
 
 
 def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
+    """Configure structlog once, and send the standard library's log records
+    (watchdog's, a library's warning, a traceback logged through ``logging``)
+    through the same processors, so every line is one JSON object (or console
+    line) with secrets redacted."""
     stream = stream or sys.stderr
     if fmt == "auto":
         fmt = "console" if stream.isatty() else "json"
@@ -108,6 +103,16 @@ def configure(level: str = "info", fmt: str = "auto", stream=None) -> None:
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer]))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_booth", False)]:
+        root.removeHandler(old)
+    handler._booth = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(max(logging.WARNING, getattr(logging, level.upper())))
 
 
 def get_logger(name: str | None = None, **bind):

@@ -181,9 +181,13 @@ class WatchdogPinger(threading.Thread):
     def run(self) -> None:
         while True:
             self.tick()
-            healthy = self._last_reason is None
-            if self._halt.wait(self.interval if healthy else min(self.interval, RECHECK_SECONDS)):
+            if self._halt.wait(self.next_wait()):
                 return
+
+    def next_wait(self) -> float:
+        """Seconds to the next check: the interval while healthy, soon while not
+        (a moment of ill health must not cost a whole ping interval)."""
+        return self.interval if self._last_reason is None else min(self.interval, RECHECK_SECONDS)
 
     def tick(self) -> bool:
         """One check; pings when healthy. Returns whether it pinged."""
@@ -225,7 +229,8 @@ class StatusLine:
         self.last_done: str | None = None
         self._lock = threading.Lock()
 
-    def job_done(self, path: Any = None, **_: Any) -> str:
+    def job_done(self, path: Any = None, outcome: Any = None, **_: Any) -> str:
+        path = outcome.path if outcome is not None else path
         with self._lock:
             self.done += 1
             self.last_done = Path(str(path)).name if path else self.last_done
@@ -301,7 +306,8 @@ def attach(events: ev.Events, health: Callable[[], HealthLike], notifier: Notifi
     events.subscribe(ev.READY, on_ready)
     events.subscribe(ev.QUEUE_DEPTH, lambda **f: handle.send_status(handle.status.queue_depth(**f)))
     events.subscribe(ev.JOB_DONE, lambda **f: handle.send_status(handle.status.job_done(**f)))
-    events.subscribe(ev.JOB_FAILED, lambda **f: handle.send_status(handle.status.job_failed(**f)))
+    events.subscribe(ev.JOB_QUARANTINED, lambda **f: handle.send_status(handle.status.job_failed(permanent=True)))
+    events.subscribe(ev.JOB_RETRYING, lambda **f: handle.send_status(handle.status.job_failed(permanent=False)))
     events.subscribe(ev.STOPPING, on_stopping)
     events.subscribe(ev.RELOADING, lambda **_: notifier.reloading())
     events.subscribe(ev.RELOADED, lambda **f: notifier.ready(_ready_text(f, handle.status)))

@@ -18,7 +18,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import structlog
+
 _STOP = object()
+_log = structlog.get_logger("stages")
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,7 @@ class StagePipeline:
         try:
             callback()
         except Exception:  # noqa: BLE001 - a broken callback must not kill a worker thread
-            import logging
-
-            logging.getLogger(__name__).exception("pipeline callback failed for %r", item)
+            _log.exception("pipeline callback failed", item=repr(item)[:200])
         finally:
             with self._idle:
                 self._in_flight -= 1

@@ -1,30 +1,25 @@
 """The worker: journal jobs through bounded, overlapping stages.
 
-    load (read + hash check + decode) -> segment (one instance) -> finish (+ encode + atomic write) -> publish
+    load (read + hash check + decode) -> segment (one instance) -> finish (+ confidence, + write) -> publish
 
 A dispatcher thread claims due jobs from the journal and feeds a
-``StagePipeline`` whose capacity is ``workers.max_in_memory``. Outcomes are read
-off the exception type, never off message strings:
+``StagePipeline`` whose capacity is ``workers.max_in_memory``. Each run ends in
+one outcome (``daemon.outcomes``), announced as one event that the journal
+writer, the log and the metrics subscribe to. What an error leads to is read
+off its type (``daemon.errors.verdict``): a bad photo is quarantined at once, a
+transient failure waits with capped backoff for as long as it takes, an
+unexpected one is retried ``workers.max_attempts`` times.
 
-- ``BadPhoto`` (and an output that cannot be made small enough): quarantine now;
-- a file caught mid-write whose bytes have changed since intake: forget this
-  version, the new bytes come back through intake;
-- ``PublishError(permanent=True)`` or a ``NeedsReview`` answer: ``needs_review``;
-- anything else (disk full, output not writable, a network error): ``failed``,
-  retried with exponential backoff and jitter, quarantined after
-  ``workers.max_attempts``.
-
-Nothing is deleted on failure. The worker announces lifecycle events; logging
-and the journal are written here, everything else subscribes.
+A finished cut-out that the review gate holds is written (so a person can see
+it) but not published; its job waits in ``needs_review`` (kind ``cutout``)
+until ``approve`` requeues it at the publish step, or ``reject`` sets it aside.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import re
 import shutil
 import threading
 import time
@@ -34,141 +29,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import pipeline
 from daemon import events as ev
+from daemon import files
 from daemon.config import Config
-from daemon.journal import DONE, FAILED, NEEDS_REVIEW, PUBLISHING, QUARANTINED, WAITING, Job, Journal, RemoteIds
+from daemon.errors import OriginalUnreadable, OutputUnavailable, Superseded, Verdict, verdict
+from daemon.journal import Checkpoint, Job, Journal, ReviewKind, State
 from daemon.logging import get_logger
+from daemon.outcomes import JournalWriter, Outcome, OutcomeLog
+from daemon.runner import Finished, Plan, Runner
 from daemon.stages import Stage, StagePipeline
-from integrations.shopify.publish import NeedsReview, PublishRequest, Published
-from pipeline import encode
-from pipeline.errors import BadPhoto, OutputTooLarge, TruncatedImage
-
-
-class Publisher(Protocol):
-    def publish(self, request: PublishRequest, ids: RemoteIds) -> Published | NeedsReview: ...
-
-
-# ----------------------------------------------------------------------- errors
-
-class JobError(Exception):
-    """Root of the worker's own errors; ``permanent`` ones are not retried."""
-
-    permanent = False
-
-
-class Superseded(JobError):
-    """The original changed (or vanished) after intake: this version never settled."""
-
-
-class OutputUnavailable(JobError):
-    """The output folder cannot be written (missing, not a folder, full); retried."""
-
+from pipeline.errors import BadPhoto, PipelineError, TruncatedImage
 
 ORPHAN_CHECK_SECONDS = 60.0  # how often jobs stuck "in flight" after a failed state write are looked for
 
 
-def verdict(exc: BaseException, attempts: int, max_attempts: int) -> str:
-    """What to do after a stage raised: quarantine, retry, review or forget."""
-    if isinstance(exc, Superseded):
-        return "forget"
-    if isinstance(exc, TruncatedImage) and attempts <= 1:
-        return "retry"  # perhaps still being written after a long pause: look once more
-    if isinstance(exc, (BadPhoto, OutputTooLarge)):
-        return "quarantine"
-    if getattr(exc, "permanent", None) is True:
-        return "review"  # the photo is fine; the shop needs a person (scope, product state...)
-    return "retry" if attempts < max_attempts else "quarantine"
+class Publisher(Protocol):
+    def publish(self, request, store): ...
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random = random.Random()) -> float:
     """Exponential backoff with jitter: in [d/2, d] where d = min(cap, base * 2**(attempt-1))."""
-    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    delay = min(cap, base * 2 ** max(0, min(attempt - 1, 60)))
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-# ----------------------------------------------------------------------- files
-
-_UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]+')
-
-
-def safe_name(text: str, limit: int = 120) -> str:
-    """A product key as one folder name: no separators or characters Windows shares refuse."""
-    name = _UNSAFE.sub("_", text).strip(" .")
-    return name[:limit].rstrip(" .") or "_"
+def output_folder(config: Config, category: str | None, product_key: str | None) -> Path:
+    """``output.dir/<category>/<product>``: where a photo's finished image goes."""
+    return Path(config.output.dir) / files.safe_name(category or "default") / files.safe_name(
+        product_key or "unsorted")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` so that ``path`` is either absent/old or complete, never half-written."""
-    try:
-        encode.write_atomic(path, data)
-    except OSError as exc:
-        raise OutputUnavailable(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-_TEMP = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
-
-
-def sweep_temp_files(folder: Path) -> int:
-    """Remove half-written temp files that a killed process of ours left behind."""
-    removed = 0
-    for path in Path(folder).rglob(".*.tmp") if Path(folder).is_dir() else ():
-        m = _TEMP.match(path.name)
-        if m and not _pid_alive(int(m.group(1))):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # a previous life of this very pid (containers reuse low pids)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def still_the_same(job: Job, path: Path) -> bool:
-    """Whether ``path`` still holds the bytes ``job`` was made from. A booth that
-    saves a reshoot under the same name must not see the new version archived,
-    deleted or quarantined in place of the old one."""
-    try:
-        st = path.stat()
-        if job.size is not None and job.mtime_ns is not None and (st.st_size, st.st_mtime_ns) == (job.size,
-                                                                                                job.mtime_ns):
-            return True
-        return sha256_file(path) == job.sha256
-    except OSError:
-        return False
-
-
-def free_path(path: Path) -> Path:
-    """``path``, or ``name-2.ext``, ``name-3.ext``... whichever does not exist yet."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
-
-
-def move(src: Path, dest: Path) -> Path:
-    """Move ``src`` to a free name at ``dest`` (across filesystems too); returns where it went."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest = free_path(dest)
-    shutil.move(str(src), str(dest))
-    return dest
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong, in the words the journal and the log keep."""
+    if isinstance(exc, BadPhoto):
+        return f"{exc.reason}: {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {files.display(exc.filename)}" if exc.filename else "")
+    return str(exc) or type(exc).__name__
 
 
 # ----------------------------------------------------------------------- the worker
@@ -179,29 +76,30 @@ class _Work:
 
     job: Job
     log: Any
+    plan: Plan | None = None
     photo: Any = None
     segmentation: Any = None
+    finished: Finished | None = None
     output: Path | None = None
-    review: str | None = None
+    held: tuple[ReviewKind, str] | None = None  # why it waits for a person
+    changes: dict[str, Any] = field(default_factory=dict)  # journal columns the outcome sets
     timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def publish_only(self) -> bool:
-        return self.job.stage == "publish"
 
 
 class Worker:
-    def __init__(self, config: Config, journal: Journal, segmenter, events: ev.Events, *,
-                 publisher: Publisher | None = None, finish: Callable = pipeline.finish,
-                 on_superseded: Callable[[Path], None] = lambda path: None, poll_seconds: float = 2.0) -> None:
+    def __init__(self, config: Config, journal: Journal, runner: Runner, events: ev.Events, *,
+                 publisher: Publisher | None = None, thumbnails=None,
+                 on_superseded: Callable[[Path], None] = lambda path: None, poll_seconds: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config  # replaced on reload; read once per job
+        self.runner = runner
         self._journal = journal
-        self._segmenter = segmenter  # swapped by use_segmenter on reload; read once per job
         self._events = events
         self._publisher = publisher
-        self._finish = finish
+        self._thumbnails = thumbnails
         self._on_superseded = on_superseded
         self._poll = poll_seconds
+        self._clock = clock
         self._next_orphan_check = time.monotonic() + ORPHAN_CHECK_SECONDS
         self._cond = threading.Condition()
         self._stopping = False
@@ -211,6 +109,8 @@ class Worker:
         self.last_progress = time.monotonic()
         self.last_done: str | None = None
         self._log = get_logger("worker")
+        JournalWriter(journal).subscribe(events)
+        OutcomeLog().subscribe(events)
         self._pipeline = StagePipeline(self._stages(), capacity=config.workers.max_in_memory,
                                        on_done=self._done, on_error=self._failed)
         self._dispatcher = threading.Thread(target=self._dispatch, name="dispatcher", daemon=True)
@@ -258,7 +158,7 @@ class Worker:
         with self._lock:
             left = list(self._in_flight)
         for job_id in left:  # checkpoint: they start again (from their stage) next time
-            self._journal.set_state(job_id, WAITING)
+            self._journal.set_state(job_id, State.WAITING, note="stopped before it finished")
         return drained
 
     # ------------------------------------------------------------------ dispatching
@@ -285,7 +185,7 @@ class Worker:
             return self._poll
         if retry is None:
             return self._poll
-        return max(0.01, min(self._poll, retry - time.time()))
+        return max(0.01, min(self._poll, retry - self._clock()))
 
     def _feed(self) -> int:
         now = time.monotonic()
@@ -315,7 +215,7 @@ class Worker:
             while not self._pipeline.try_submit(work, timeout=0.5):
                 if self._stopping:
                     self._release(job.id)
-                    self._journal.set_state(job.id, WAITING)
+                    self._journal.set_state(job.id, State.WAITING)
                     return fed
             fed += 1
             self._events.emit(ev.QUEUE_DEPTH, depth=self.queue_depth)
@@ -326,15 +226,6 @@ class Worker:
             self._in_flight.discard(job_id)
             for path in [p for p, owner in self._reserved.items() if owner == job_id]:
                 del self._reserved[path]
-
-    @property
-    def segmenter(self):
-        return self._segmenter
-
-    def use_segmenter(self, segmenter) -> None:
-        """Cut out the next photos with ``segmenter`` (a reload). A photo already in
-        the segment stage finishes on the old one, which is freed after it."""
-        self._segmenter = segmenter
 
     # ------------------------------------------------------------------ stages
 
@@ -349,93 +240,159 @@ class Worker:
         self._events.emit(ev.STAGE_DONE, job_id=work.job.id, stage=name, ms=ms)
 
     def _load(self, work: _Work) -> _Work:
-        if work.publish_only:
+        if work.job.publish_only:
             return work
         with self._stage(work, "load"):
             job = work.job
+            work.plan = self.runner.plan(job.category, job.overrides)
             try:
-                data = Path(job.path).read_bytes()
+                data = self.runner.read(job.file, work.plan)
             except FileNotFoundError:
                 raise Superseded("the original is gone") from None
+            except OSError as exc:
+                raise OriginalUnreadable(f"cannot read the original: {describe(exc)} (the daemon's user needs "
+                                         "read access to it and its folder)") from None
             if hashlib.sha256(data).hexdigest() != job.sha256:
                 raise Superseded("the original changed after it settled")
-            profile = self.config.category(job.category).profile
-            work.photo = pipeline.load_photo(data, profile.load)
+            work.photo = self.runner.load(data, work.plan)
         return work
 
     def _segment(self, work: _Work) -> _Work:
-        if work.publish_only:
+        if work.job.publish_only:
             return work
         with self._stage(work, "segment"):
-            work.segmentation = self._segmenter.segment(work.photo.rgb)
+            work.segmentation = self.runner.cut(work.photo, work.plan)
         return work
 
     def _finish_stage(self, work: _Work) -> _Work:
-        if work.publish_only:
-            work.output = Path(work.job.output or "")
+        job = work.job
+        if job.publish_only:
+            work.output = Path(job.output or "")
             return work
         with self._stage(work, "finish"):
-            job = work.job
-            profile = self.config.category(job.category).profile
-            result = self._finish(work.photo, work.segmentation, profile, job.fields)
-            work.photo = work.segmentation = None  # the memory bound counts photos, not references
-            for key, ms in (result.timings or {}).items():
+            finished = self.runner.finish(work.photo, work.segmentation, work.plan, job.fields,
+                                          asked=bool(job.overrides))
+            for key, ms in (finished.result.timings or {}).items():
                 work.timings[f"finish.{key}"] = round(float(ms), 1)
-            output = self._output_path(job, result.extension)
-            write_atomic(output, result.encoded)
+            output = self._output_path(job, finished.result.extension)
+            replaced = self._keep_previous(job, output)
+            try:
+                files.write_atomic(output, finished.result.encoded)
+            except OSError as exc:
+                raise OutputUnavailable(f"cannot write {output}: {describe(exc)}") from exc
+            self._thumbnail(work, finished)
+            work.photo = work.segmentation = None  # the memory bound counts photos, not references
             work.output = output
-            if self._publisher is not None:  # checkpoint: a restart only publishes
-                self._journal.set_state(job.id, PUBLISHING, stage="publish", output=str(output),
-                                        timings=work.timings)
+            work.changes.update(output=str(output), confidence=round(finished.assessment.confidence, 4),
+                                reasons=list(finished.reasons or finished.assessment.reasons))
+            if replaced is not None:
+                work.changes["replaces"] = replaced
+            self._events.emit(ev.CONFIDENCE, job_id=job.id, confidence=finished.assessment.confidence,
+                              verdict=finished.verdict)
+            if finished.reasons:
+                work.held = (ReviewKind.CUTOUT, "; ".join(finished.reasons))
+            elif self._publisher is not None:  # checkpoint: a restart only publishes
+                self._emit(ev.JOB_FINISHED, work, State.PUBLISHING, where="finish", stage=Checkpoint.PUBLISH,
+                           timings=work.timings, **work.changes)
         return work
 
+    def _thumbnail(self, work: _Work, finished: Finished) -> None:
+        if self._thumbnails is None:
+            return
+        try:
+            self._thumbnails.make(work.job.id, finished)
+        except Exception as exc:  # noqa: BLE001 - a missing preview must not fail the photo
+            work.log.warning("could not make the review thumbnails", error=describe(exc))
+
     def _publish(self, work: _Work) -> _Work:
+        if work.held is not None:
+            return work
         with self._stage(work, "publish"):
+            from integrations.shopify.publish import NeedsReview, PublishRequest
+
             job = work.job
             category = self.config.category(job.category)
-            data = work.output.read_bytes() if work.output and work.output.exists() else None
+            try:
+                data = work.output.read_bytes() if work.output else None
+            except OSError:
+                data = None
             if data is None:
                 raise OutputUnavailable(f"the finished image {work.output} is gone")
             request = PublishRequest(
                 job_id=str(job.id), image_path=work.output, image_sha256=hashlib.sha256(data).hexdigest(),
                 category=category.name, product_key=job.product_key or "", view=job.view, index=job.index,
                 fields=dict(job.fields), params=category.publish)
-            result = self._publisher.publish(request, self._journal.remote_ids(job.id))
-            if isinstance(result, NeedsReview) or type(result).__name__ == "NeedsReview":
-                work.review = str(getattr(result, "reason", result))
+            result = self._publisher.publish(request, self._progress(job.id))
+            if isinstance(result, NeedsReview):
+                work.held = (ReviewKind.PRODUCT, result.reason)
         return work
+
+    def _progress(self, job_id: int):
+        """The job's publish progress, kept in the journal."""
+        try:
+            from integrations.shopify.progress import DictProgressStore
+        except ImportError:
+            return self._journal.remote_ids(job_id)
+        return DictProgressStore(lambda: self._journal.remote(job_id),
+                                 lambda data: self._journal.set_remote(job_id, data))
 
     def _output_path(self, job: Job, extension: str) -> Path:
         ext = extension if extension.startswith(".") else f".{extension}"
-        folder = Path(self.config.output.dir) / safe_name(job.category or "default") / safe_name(
-            job.product_key or "unsorted")
+        folder = output_folder(self.config, job.category, job.product_key)
         stem = Path(job.rel or job.path).stem
-        path, n = folder / f"{stem}{ext}", 1
+        path, n = folder / files.fit_name(f"{stem}{ext}"), 1
         with self._lock:
             # Same name from a different original: keep both. The same original's
             # older version (or a run cut short by a crash) is replaced.
             while (self._reserved.get(path, job.id) != job.id
                    or self._journal.output_owner(path, other_than=job.path) is not None):
                 n += 1
-                path = folder / f"{stem}-{n}{ext}"
+                path = folder / files.fit_name(f"{stem}-{n}{ext}")
             self._reserved[path] = job.id
         return path
 
+    def _keep_previous(self, job: Job, output: Path) -> int | None:
+        """Before ``output`` is overwritten (a new version of the original, a
+        reprocess, a redo), keep what is there in ``state_dir/history`` so
+        ``booth restore`` can put it back. Returns the job that wrote it, when
+        another one did."""
+        if not output.is_file():
+            return None
+        writer = self._journal.previous_writer(output, other_than=job.id)
+        owner = writer.id if writer is not None else job.id
+        kept = files.free_path(Path(self.config.state_dir) / "history" / str(owner) / output.name)
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(output, kept)
+        except OSError as exc:
+            raise OutputUnavailable(f"cannot keep the previous {output.name} in {kept.parent}: "
+                                    f"{describe(exc)}") from exc
+        self._journal.set_state(job.id, State.PROCESSING, note="previous output kept",
+                                detail={"kept": str(kept), "output": str(output), "writer": owner})
+        return writer.id if writer is not None else None
+
     # ------------------------------------------------------------------ outcomes
+
+    def _emit(self, event: str, work: _Work, state: State | None, *, error: str | None = None,
+              where: str = "", fields: dict | None = None, **changes: Any) -> None:
+        """Announce the run's outcome; the journal writer records ``state`` and ``changes``."""
+        self._events.emit(event, outcome=Outcome(event, work.job, state, where, error, changes, fields or {}))
 
     def _done(self, work: _Work, _result: Any) -> None:
         job = work.job
         try:
-            if work.review is not None:
-                self._journal.set_state(job.id, NEEDS_REVIEW, error=work.review, output=str(work.output),
-                                        timings=work.timings, stage="publish")
-                work.log.warning("needs review", reason=work.review)
+            if work.held is not None:
+                kind, reason = work.held
+                self._emit(ev.JOB_HELD, work, State.NEEDS_REVIEW, error=reason, where="review",
+                           fields={"review_kind": str(kind), "output": str(work.output)}, review_kind=kind,
+                           stage=Checkpoint.PUBLISH, timings=work.timings, **work.changes)
                 return
-            self._journal.set_state(job.id, DONE, output=str(work.output), timings=work.timings, stage="load")
-            self.last_done = job.path
             total = round(sum(v for k, v in work.timings.items() if "." not in k), 1)
-            work.log.bind(stage="done").info("job done", output=str(work.output), ms=work.timings, total_ms=total)
-            self._events.emit(ev.JOB_DONE, job_id=job.id, path=job.path, output=str(work.output), ms=work.timings)
+            self._emit(ev.JOB_DONE, work, State.DONE, where="done",
+                       fields={"output": str(work.output), "ms": work.timings, "total_ms": total},
+                       stage=Checkpoint.LOAD, timings=work.timings,
+                       **{**work.changes, "output": str(work.output)})
+            self.last_done = job.path
             self._after_success(work)
         finally:
             self._release(job.id)
@@ -444,62 +401,61 @@ class Worker:
 
     def _after_success(self, work: _Work) -> None:
         job, mode = work.job, self.config.after_success
-        original = Path(job.path)
+        original = job.file
         if mode == "keep" or not original.exists():
             return
-        if not still_the_same(job, original):
+        if not files.still_the_same(original, size=job.size, mtime_ns=job.mtime_ns, sha256=job.sha256):
             work.log.info("a newer version was saved under the original's name; left in place for its own job",
                           after_success=mode)
             return
         try:
             if mode == "archive":
-                dest = move(original, Path(self.config.archive_dir) / (job.rel or original.name))
+                dest = files.move(original, Path(self.config.archive_dir) / (job.rel or original.name))
                 work.log.info("original archived", archived_to=str(dest))
             else:
                 original.unlink(missing_ok=True)
         except OSError as exc:
-            work.log.warning("could not tidy the original", after_success=mode, error=str(exc))
+            work.log.warning("could not tidy the original", after_success=mode, error=describe(exc))
 
     def _failed(self, work: _Work, stage: str, exc: BaseException) -> None:
         job = work.job
-        log = work.log.bind(stage=stage)
         self.last_progress = time.monotonic()  # a finished attempt is progress too
         try:
             attempts = job.attempts + 1
             action = verdict(exc, attempts, self.config.workers.max_attempts)
-            error = f"{getattr(exc, 'reason', type(exc).__name__)}: {exc}" if isinstance(exc, BadPhoto) else str(exc)
-            error = error or type(exc).__name__
-            permanent = action in ("quarantine", "review")
-            self._events.emit(ev.JOB_FAILED, job_id=job.id, path=job.path, error=error, permanent=permanent,
-                              attempt=attempts)
-            if action == "forget":
-                if self._journal.forget(job.id):
-                    log.info("original changed or vanished before it was finished; taking the new version",
-                             reason=error)
-                else:  # run before (an output, Shopify ids): keep the record, a person decides
-                    self._journal.set_state(job.id, NEEDS_REVIEW, error=f"not run again: {error}",
-                                            error_type=type(exc).__name__, attempts=attempts)
-                    log.warning("needs review: the original changed or vanished before it could be run again",
-                                reason=error)
-                self._on_superseded(Path(job.path))
-            elif action == "retry":
+            error = describe(exc)
+            kind = type(exc).__name__
+            if action is Verdict.FORGET:
+                self._forget(work, stage, error, kind, attempts)
+            elif action in (Verdict.RETRY, Verdict.WAIT):
                 delay = self._retry_delay(exc, attempts)
-                self._journal.set_state(job.id, FAILED, error=error, error_type=type(exc).__name__,
-                                        attempts=attempts, next_attempt_at=time.time() + delay,
-                                        timings=work.timings)
-                log.warning("job failed, will retry", error=error, error_type=type(exc).__name__,
-                            attempt=attempts, retry_in_s=round(delay, 2),
-                            exc_info=not isinstance(exc, (OSError, JobError, pipeline.PipelineError)))
-            elif action == "review":
-                self._journal.set_state(job.id, NEEDS_REVIEW, error=error, error_type=type(exc).__name__,
-                                        attempts=attempts, timings=work.timings)
-                log.warning("needs review", error=error)
+                self._emit(ev.JOB_RETRYING, work, State.RETRYING, error=error, where=stage,
+                           fields={"error_type": kind, "attempt": attempts, "retry_in_s": round(delay, 2),
+                                   "transient": action is Verdict.WAIT,
+                                   **({"exc_info": exc} if action is Verdict.RETRY
+                                      and not isinstance(exc, PipelineError) else {})},
+                           error_type=kind, attempts=attempts, next_attempt_at=self._clock() + delay,
+                           timings=work.timings, **work.changes)
+            elif action is Verdict.REVIEW:
+                self._emit(ev.JOB_HELD, work, State.NEEDS_REVIEW, error=error, where=stage,
+                           fields={"review_kind": str(ReviewKind.PRODUCT)}, error_type=kind, attempts=attempts,
+                           review_kind=ReviewKind.PRODUCT, timings=work.timings, **work.changes)
             else:
-                self._quarantine(work, stage, exc, error, attempts)
+                self._quarantine(work, stage, error, kind, attempts)
         finally:
             self._release(job.id)
             self._events.emit(ev.QUEUE_DEPTH, depth=self.queue_depth)
             self.wake()
+
+    def _forget(self, work: _Work, stage: str, error: str, kind: str, attempts: int) -> None:
+        job = work.job
+        if self._journal.forget(job.id):
+            self._emit(ev.JOB_FORGOTTEN, work, None, error=error, where=stage)
+        else:  # run before (an output, Shopify ids): keep the record, a person decides
+            self._emit(ev.JOB_HELD, work, State.NEEDS_REVIEW, error=f"not run again: {error}", where=stage,
+                       fields={"reason": "the original changed or vanished before it could be run again"},
+                       error_type=kind, attempts=attempts, review_kind=ReviewKind.PRODUCT)
+        self._on_superseded(job.file)
 
     def _retry_delay(self, exc: BaseException, attempts: int) -> float:
         w = self.config.workers
@@ -507,35 +463,40 @@ class Worker:
             return max(2 * self.config.watch.settle_seconds, 1.0)
         return backoff(attempts, w.retry_base_seconds, w.retry_max_seconds)
 
-    def _quarantine(self, work: _Work, stage: str, exc: BaseException, error: str, attempts: int) -> None:
+    def _quarantine(self, work: _Work, stage: str, error: str, kind: str, attempts: int) -> None:
+        """Set a photo that can never succeed aside, with a note saying why. The
+        journal learns where the original goes before it goes: a crash in
+        between leaves it in the inbox under a quarantined job (``booth retry``
+        puts that right), never a file in quarantine that no job knows about."""
         job = work.job
-        original = Path(job.path)
+        original = job.file
         target = Path(self.config.quarantine) / (job.rel or original.name)
-        moved: Path | None = None
-        try:
-            if job.stage != "publish" and still_the_same(job, original):
-                # The journal learns where the original goes before it goes: a crash
-                # in between leaves it in the inbox under a quarantined job (found by
-                # `booth jobs --state quarantined`, put right by `booth retry`), never
-                # a file in quarantine that no job knows about.
-                target.parent.mkdir(parents=True, exist_ok=True)
-                dest = free_path(target)
-                self._journal.set_state(job.id, QUARANTINED, error=error, error_type=type(exc).__name__,
-                                        attempts=attempts, quarantined_to=str(dest), timings=work.timings)
-                shutil.move(str(original), str(dest))
-                moved = dest
-            note = free_path(moved.with_name(moved.name + ".error.json") if moved
-                             else target.with_name(f"{target.name}.job{job.id}.error.json"))
-            write_atomic(note, json.dumps({
-                "job_id": job.id, "path": job.path, "sha256": job.sha256, "reason": error,
-                "error_type": type(exc).__name__, "stage": stage, "attempts": attempts,
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        dest = None
+        if not job.publish_only and files.still_the_same(original, size=job.size, mtime_ns=job.mtime_ns,
+                                                         sha256=job.sha256):
+            dest = files.free_path(target)
+        self._emit(ev.JOB_QUARANTINED, work, State.QUARANTINED, error=error, where=stage,
+                   fields={"error_type": kind, "quarantined_to": str(dest) if dest else None},
+                   error_type=kind, attempts=attempts, quarantined_to=str(dest) if dest else None,
+                   timings=work.timings, **{k: v for k, v in work.changes.items() if k != "output"})
+        moved = None
+        if dest is not None:
+            try:
+                moved = files.move(original, dest)
+            except OSError as exc:
+                work.log.error("could not move the original to quarantine; left in place",
+                               reason=error, error=describe(exc), fix="check the original's folder is writable "
+                               "and the quarantine folder has space")
+                self._journal.set_state(job.id, State.QUARANTINED, error=error, quarantined_to=None,
+                                        note=f"left in place: {describe(exc)}")
+        note_path = files.beside(moved, ".error.json") if moved else files.beside(
+            target.with_name(f"{target.name}.job{job.id}"), ".error.json")
+        note = {"job_id": job.id, "path": job.path, "sha256": job.sha256, "reason": error,
+                "error_type": kind, "stage": stage, "attempts": attempts,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._clock())),
                 "quarantined_to": str(moved) if moved else None,
-            }, indent=2).encode())
-        except (OSError, JobError) as move_error:
-            work.log.error("could not move the original to quarantine; left in place", error=str(move_error))
-        self._journal.set_state(job.id, QUARANTINED, error=error, error_type=type(exc).__name__,
-                                attempts=attempts, quarantined_to=str(moved) if moved else None,
-                                timings=work.timings)
-        work.log.bind(stage=stage).error("quarantined", reason=error, error_type=type(exc).__name__,
-                                         quarantined_to=str(moved) if moved else None)
+                "left_in_place": None if moved else job.path}
+        try:
+            files.write_atomic(files.free_path(note_path), json.dumps(note, indent=2).encode())
+        except OSError as exc:
+            work.log.error("could not write the quarantine note", note=str(note_path), error=describe(exc))

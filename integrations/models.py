@@ -28,14 +28,12 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
-from pipeline.encode import fsync_dir
 
 log = structlog.get_logger("models")
 
 DEFAULT_MODEL = "birefnet-general"
 HF_HOSTS = ("huggingface.co", "hf.co")  # hosts that get HF_TOKEN as a Bearer token
 _RELEASES = "https://github.com/danielgatis/rembg/releases/download/v0.0.0"
-_CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------- errors
@@ -145,11 +143,8 @@ def parse_hash(value: str) -> tuple[str, str]:
 
 
 def file_hash(path: Path, algo: str = "sha256") -> str:
-    digest = hashlib.new(algo)
     with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return f"{algo}:{digest.hexdigest()}"
+        return f"{algo}:{hashlib.file_digest(f, algo).hexdigest()}"
 
 
 def _sidecar(path: Path) -> Path:
@@ -358,6 +353,10 @@ def _install(model: ModelEntry, part: Path, dest: Path) -> Path:
         digest, trusted = file_hash(part, "sha256"), True
         log.warning("installing an unverified model (trusted on first use)", model=model.name, sha256=digest)
     os.replace(part, dest)  # atomic: a loader never sees half a model
-    fsync_dir(dest.parent)
+    folder = os.open(dest.parent, os.O_RDONLY)  # and durable
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
     _write_sidecar(dest, digest, trusted)
     return dest

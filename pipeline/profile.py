@@ -45,6 +45,8 @@ Unit = Annotated[float, Field(ge=0, le=1)]
 
 class LoadParams(Params):
     max_pixels: int = Field(60_000_000, gt=0, description="decompression-bomb cap (width x height)")
+    max_bytes: int = Field(200_000_000, gt=0, description="files larger than this are refused unread "
+                                                           "(a booth JPEG is a few MB, a 16-bit TIFF about 100 MB)")
 
 
 class RefineParams(Params):

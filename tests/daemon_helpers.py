@@ -18,6 +18,18 @@ import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+# Run as root without root's power over file modes, the way the service user meets them.
+UNPRIVILEGED = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+
+
+def can_drop_privileges() -> bool:
+    """Whether file modes can be made to bind a test process (not root, or root that can drop the overrides)."""
+    import shutil as _shutil
+    if os.geteuid() != 0:
+        return True
+    if _shutil.which("setpriv") is None:
+        return False
+    return subprocess.run([*UNPRIVILEGED, "true"], capture_output=True).returncode == 0
 
 
 def photo_bytes(width: int = 300, height: int = 300, seed: int = 0, fmt: str = "JPEG") -> bytes:
@@ -54,8 +66,14 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str = "condi
 class Daemon:
     """One ``booth run`` process with its own folders under ``root``."""
 
-    def __init__(self, root: Path, settle: float = 0.5, **overrides) -> None:
+    def __init__(self, root: Path, settle: float = 0.5, *, unprivileged: bool = False, umask: int | None = None,
+                 **overrides) -> None:
+        """``unprivileged``: run without the permission overrides root has
+        (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so file modes bind it as they
+        bind the service user; ``umask``: the process umask (the unit's UMask=)."""
         self.root = root
+        self.unprivileged = unprivileged
+        self.umask = umask
         self.inbox = root / "inbox"
         self.outbox = root / "outbox"
         self.state = root / "state"
@@ -72,7 +90,8 @@ class Daemon:
             "workers": {"max_in_memory": 4, "max_attempts": 30, "retry_base_seconds": 0.2,
                         "retry_max_seconds": 1.0, "shutdown_timeout": 20},
             "categories": {"default": {"compose": {"width": 256, "height": 256},
-                                       "encode": {"quality": 85}}},
+                                       "encode": {"quality": 85}, "review": {"mode": "never"}}},
+            "review": {"enabled": False},
             "logging": {"level": "info", "format": "json"},
         }
         _merge(self.settings, overrides)
@@ -85,13 +104,24 @@ class Daemon:
 
     # ------------------------------------------------------------------ process
 
-    def start(self, ready_timeout: float = 60, env: dict | None = None) -> "Daemon":
+    def command(self, *args: str) -> list[str]:
+        cmd = [sys.executable, "-m", "daemon.cli", *args]
+        return [*UNPRIVILEGED, *cmd] if self.unprivileged and os.geteuid() == 0 else cmd
+
+    def launch(self, *extra: str, env: dict | None = None) -> subprocess.Popen:
+        """Start ``booth run`` without waiting for it to be ready."""
         self._log_file = open(self.log_path, "ab")
-        self._ready_before = self.log_text().count('"event": "ready"')
+        umask = self.umask
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daemon.cli", "run", "--config", str(self.config_path)],
+            self.command("run", "--config", str(self.config_path), *extra),
             cwd=REPO, stdout=self._log_file, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_SOCKET": "", **(env or {})})
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_SOCKET": "", **(env or {})},
+            preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+        return self.proc
+
+    def start(self, ready_timeout: float = 60, env: dict | None = None, extra: tuple[str, ...] = ()) -> "Daemon":
+        self._ready_before = self.log_text().count('"event": "ready"')
+        self.launch(*extra, env=env)
         wait_for(lambda: self.log_text().count('"event": "ready"') > self._ready_before or self._died(),
                  ready_timeout, "the daemon to be ready")
         assert self.proc.poll() is None, self.log_text()[-4000:]
@@ -166,9 +196,10 @@ class Daemon:
         return wait_for(lambda: (lambda d: d if len(d) >= count else None)(self.jobs("done")), timeout,
                         f"{count} jobs done")
 
-    def booth(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "daemon.cli", *args, "--config", str(self.config_path)],
-                              cwd=REPO, capture_output=True, text=True, timeout=60)
+    def booth(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(*args, "--config", str(self.config_path)),
+                              cwd=REPO, capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **(env or {})})
 
 
 def _merge(base: dict, extra: dict) -> None:

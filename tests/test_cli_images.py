@@ -55,10 +55,11 @@ def test_process_finishes_a_folder_by_its_routes_and_reports_each_failure(site, 
     err = capsys.readouterr().err
     assert "FAILED" in err and "broken.jpg" in err and "truncated" in err
     assert "2 of 3 photos finished" in err and "1 failed" in err
-    lens = Image.open(out / "Lenses" / "Sigma 35mm #77" / "front.jpg")
-    cap = Image.open(out / "misc" / "cap.jpg")
+    # Written as the daemon writes: <category>/<product>/
+    lens = Image.open(out / "lenses" / "Sigma 35mm #77" / "front.jpg")
+    cap = Image.open(out / "default" / "misc" / "cap.jpg")
     assert lens.size == (240, 120) and cap.size == (160, 160)  # the route chose the category
-    assert not (out / "misc" / "broken.jpg").exists()
+    assert not list(out.rglob("broken.jpg"))
     # The lenses profile's branding bar (red, along the top) is on it, the default's is not.
     top = np.asarray(lens.convert("RGB"))[:6, :, :].reshape(-1, 3).mean(axis=0)
     assert top[0] > 180 and top[1] < 90
@@ -67,23 +68,58 @@ def test_process_finishes_a_folder_by_its_routes_and_reports_each_failure(site, 
 
 
 def test_process_fills_the_bar_from_the_route_as_the_daemon_does(site):
-    from daemon.commands.images import _route
+    from daemon.commands.images import route
     from daemon.config import load_config
-    from daemon.router import Router
 
     config = load_config(site / "config.yaml")
-    category, fields = _route(config, Router(config.routes), Path("Lenses/Sigma 35mm #77/front.jpg"))
-    assert category.name == "lenses"
+    routed = route(config, "Lenses/Sigma 35mm #77/front.jpg")
+    assert (routed.category, routed.product) == ("lenses", "Sigma 35mm #77")
+    fields = routed.fields
     assert (fields["title"], fields["serial"], fields["category"]) == ("Sigma 35mm", "77", "lenses")
-    forced = config.categories["default"]
-    category, fields = _route(config, Router(config.routes), Path("Lenses/Sigma 35mm #77/front.jpg"), forced)
-    assert category.name == fields["category"] == "default"
+    forced = route(config, "Lenses/Sigma 35mm #77/front.jpg", "default")
+    assert forced.category == forced.fields["category"] == "default"
+
+
+def test_process_mirrors_the_input_tree_when_asked(site):
+    put(site / "shots" / "Lenses" / "Sigma 35mm #77" / "front.jpg", encode_bytes(sweep_photo(200, seed=6)[0]))
+    assert booth(site, "process", str(site / "shots"), "-o", str(site / "o"), "--mirror") == 0
+    assert Image.open(site / "o" / "Lenses" / "Sigma 35mm #77" / "front.jpg").size == (240, 120)
+
+
+def test_a_photo_named_by_itself_is_routed_by_its_path_in_the_watched_folder(site, capsys):
+    config = yaml.safe_load((site / "config.yaml").read_text())
+    config["watch"] = {"paths": ["inbox"]}
+    (site / "config.yaml").write_text(yaml.safe_dump(config))
+    path = put(site / "inbox" / "Lenses" / "Sigma 35mm #77" / "front.jpg", encode_bytes(sweep_photo(200, seed=7)[0]))
+    assert booth(site, "process", str(path), "-o", str(site / "o")) == 0
+    assert "lenses/Sigma 35mm #77" in capsys.readouterr().out
+    assert Image.open(site / "o" / "lenses" / "Sigma 35mm #77" / "front.jpg").size == (240, 120)
+    elsewhere = put(site / "loose" / "front.jpg", encode_bytes(sweep_photo(200, seed=7)[0]))
+    assert booth(site, "process", str(elsewhere), "-o", str(site / "p"), "--as", "Lenses/Zeiss #5/front.jpg") == 0
+    assert Image.open(site / "p" / "lenses" / "Zeiss #5" / "front.jpg").size == (240, 120)
+
+
+def test_process_reports_every_photo_with_its_confidence_and_verdict(site):
+    good, _ = sweep_photo(300, "dark", seed=8)
+    put(site / "r" / "good.jpg", encode_bytes(good))
+    put(site / "r" / "broken.jpg", encode_bytes(good)[:900])
+    put(site / "r" / "text.jpg", b"just some text, not a photo" * 20)
+    report_path = site / "report.json"
+    assert booth(site, "process", str(site / "r"), "-o", str(site / "o"), "--report", str(report_path)) == 1
+    photos = {Path(p["input"]).name: p for p in json.loads(report_path.read_text())["photos"]}
+    assert set(photos) == {"good.jpg", "broken.jpg", "text.jpg"}
+    g = photos["good.jpg"]
+    assert g["status"] == "done" and g["category"] == "default" and g["product"] == "good"
+    assert 0 <= g["confidence"] <= 1 and g["verdict"] in ("publish", "review") and isinstance(g["reasons"], list)
+    assert Path(g["output"]).is_file()
+    assert photos["broken.jpg"]["status"] == photos["text.jpg"]["status"] == "quarantined"
+    assert photos["text.jpg"]["output"] is None and "not an image" in photos["text.jpg"]["error"]
 
 
 def test_process_category_option_overrides_the_routes(site, capsys):
     path = put(site / "Lenses" / "x" / "a.jpg", encode_bytes(sweep_photo(200, seed=3)[0]))
     assert booth(site, "process", str(path), "-o", str(site / "o"), "--category", "default") == 0
-    assert Image.open(site / "o" / "a.jpg").size == (160, 160)
+    assert Image.open(site / "o" / "default" / "a" / "a.jpg").size == (160, 160)
     assert booth(site, "process", str(path), "--category", "lense") != 0
     assert "unknown category 'lense' (did you mean 'lenses'?)" in capsys.readouterr().err
 

@@ -29,6 +29,17 @@ def endpoint():
     handle.close()
 
 
+def outcome(event, job_id, path, **changes):
+    from daemon.journal import Job
+    from daemon.outcomes import Outcome
+
+    job = Job(id=job_id, sha256="", path=path, root="", rel="", size=None, mtime_ns=None, state="processing",
+              stage="load", attempts=0, next_attempt_at=0, created_at=0, updated_at=0, finished_at=None,
+              timings={}, error=None, error_type=None, category=None, product_key=None, view=None, index=None,
+              fields={}, output=None, quarantined_to=None, duplicate_of=None)
+    return Outcome(event, job, None, changes=changes)
+
+
 def test_endpoint_listens_on_loopback_only(endpoint):
     _events, handle = endpoint
     host, port = handle.address
@@ -43,10 +54,14 @@ def test_events_show_up_in_a_scrape(endpoint):
     events.emit(ev.QUEUE_DEPTH, depth=2)
     events.emit(ev.STAGE_DONE, job_id=1, stage="segment", ms=180.0)
     events.emit(ev.STAGE_DONE, job_id=1, stage="encode", ms=40.0)
-    events.emit(ev.JOB_DONE, job_id=1, path="/srv/inbox/a.jpg", output="/srv/outbox/a.jpg",
-                ms={"segment": 180.0, "encode": 40.0})
-    events.emit(ev.JOB_FAILED, job_id=2, path="/srv/inbox/b.jpg", error="timeout", permanent=False, attempt=1)
-    events.emit(ev.JOB_FAILED, job_id=2, path="/srv/inbox/b.jpg", error="corrupt", permanent=True, attempt=2)
+    events.emit(ev.JOB_DONE, outcome=outcome(ev.JOB_DONE, 1, "/srv/inbox/a.jpg",
+                                             timings={"segment": 180.0, "encode": 40.0, "finish.encode": 39.0}))
+    events.emit(ev.JOB_RETRYING, outcome=outcome(ev.JOB_RETRYING, 2, "/srv/inbox/b.jpg", attempts=1))
+    events.emit(ev.JOB_QUARANTINED, outcome=outcome(ev.JOB_QUARANTINED, 2, "/srv/inbox/b.jpg", attempts=2))
+    events.emit(ev.JOB_HELD, outcome=outcome(ev.JOB_HELD, 3, "/srv/inbox/c.jpg"))
+    events.emit(ev.CONFIDENCE, job_id=3, confidence=0.42, verdict="review")
+    events.emit(ev.DECISION, job_id=3, action="approve", ok=True, message="approved")
+    events.emit(ev.DECISION, job_id=3, action="approve", ok=False, message="no longer waiting")
     events.emit(ev.THROTTLE, available=940.0, maximum=1000.0)
     events.emit(ev.RETRY, operation="shopify", attempt=1, delay=2.0)
     events.emit(ev.QUEUE_DEPTH, depth=0)
@@ -69,6 +84,24 @@ def test_events_show_up_in_a_scrape(endpoint):
                                      ("segmenter", "birefnet-general")))] == 1
     assert got[("booth_ready", ())] == 1
     assert got[("booth_last_job_done_timestamp_seconds", ())] > 0
+    assert got[("booth_jobs_total", (("state", "held"),))] == 1
+    assert got[("booth_cutout_confidence_count", ())] == 1
+    assert got[("booth_cutout_confidence_bucket", (("le", "0.5"),))] == 1
+    assert got[("booth_cutout_confidence_bucket", (("le", "0.4"),))] == 0
+    assert got[("booth_review_decisions_total", (("action", "approve"),))] == 1  # the refused one does not count
+
+
+def test_photos_waiting_for_review_are_read_at_every_scrape():
+    waiting = {"cutout": 2}
+    handle = start_metrics(MetricsConfig(enabled=True, port=0), ev.Events(), review_counts=lambda: dict(waiting))
+    try:
+        assert scrape(handle.url)[("booth_review_waiting", (("kind", "cutout"),))] == 2
+        waiting.update(cutout=0, product=1)
+        got = scrape(handle.url)
+        assert got[("booth_review_waiting", (("kind", "cutout"),))] == 0
+        assert got[("booth_review_waiting", (("kind", "product"),))] == 1
+    finally:
+        handle.close()
 
 
 def test_stopping_clears_ready(endpoint):

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from daemon.journal import DONE, FAILED, PROCESSING, PUBLISHING, QUARANTINED, WAITING, Journal
+from daemon.journal import DONE, NEEDS_REVIEW, PROCESSING, PUBLISHING, QUARANTINED, REJECTED, RETRYING, WAITING, Journal
 
 
 @pytest.fixture
@@ -47,12 +47,12 @@ def test_states_counts_and_timings(journal):
         journal.set_state(job.id, "nonsense")
 
 
-def test_due_includes_waiting_and_failed_whose_time_has_come(journal):
+def test_due_includes_waiting_and_retrying_whose_time_has_come(journal):
     a, _ = journal.add("a", "/a")
     b, _ = journal.add("b", "/b")
     c, _ = journal.add("c", "/c")
-    journal.set_state(b.id, FAILED, error="disk full", next_attempt_at=100.0)
-    journal.set_state(c.id, FAILED, error="disk full", next_attempt_at=10_000.0)
+    journal.set_state(b.id, RETRYING, error="disk full", next_attempt_at=100.0)
+    journal.set_state(c.id, RETRYING, error="disk full", next_attempt_at=10_000.0)
     assert [j.id for j in journal.due(now=200.0)] == [a.id, b.id]
     assert journal.next_retry_at() == 100.0
 
@@ -70,29 +70,27 @@ def test_recover_puts_in_flight_jobs_back_at_their_checkpoint(journal):
 def test_requeue_only_the_publish_step(journal):
     job, _ = journal.add("a", "/a")
     journal.set_state(job.id, "needs_review", error="no product matched", attempts=3)
-    journal.remote_ids(job.id).put("product_id", "gid://shopify/Product/1")
+    journal.set_remote(job.id, {"product_id": "gid://shopify/Product/1"})
     assert journal.requeue(job.id, stage="publish")
     got = journal.get(job.id)
     assert (got.state, got.stage, got.attempts, got.error) == (WAITING, "publish", 0, None)
     assert got.remote == {"product_id": "gid://shopify/Product/1"}
 
 
-def test_remote_ids_survive_a_reopen(tmp_path):
+def test_publish_progress_survives_a_reopen(tmp_path):
     j = Journal(tmp_path / "j.sqlite")
     job, _ = j.add("a", "/a")
-    ids = j.remote_ids(job.id)
-    assert ids.get("media_id") is None
-    ids.put("media_id", "m1")
-    ids.put("staged", "s1")
+    assert j.remote(job.id) == {}
+    j.set_remote(job.id, {"media_id": "m1", "staged": "s1"})
     j.close()
     again = Journal(tmp_path / "j.sqlite")
-    assert again.remote_ids(job.id).get("media_id") == "m1" and again.get(job.id).remote["staged"] == "s1"
+    assert again.remote(job.id) == {"media_id": "m1", "staged": "s1"} and again.get(job.id).remote["staged"] == "s1"
     again.close()
 
 
 def _put_then_die(path, job_id):
     j = Journal(path)
-    j.remote_ids(job_id).put("product_id", "p42")
+    j.set_remote(job_id, {"product_id": "p42"})
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -103,7 +101,7 @@ def test_a_put_is_durable_even_if_the_process_is_killed_right_after(tmp_path):
     proc.start()
     proc.join(30)
     assert proc.exitcode == -signal.SIGKILL
-    assert j.remote_ids(job.id).get("product_id") == "p42"
+    assert j.remote(job.id)["product_id"] == "p42"
     j.close()
 
 
@@ -130,8 +128,9 @@ def test_a_duplicate_never_owns_the_output_it_points_at(journal):
 def test_twin_finds_the_same_bytes_bound_for_the_same_place(journal):
     a, _ = journal.add("same", "/in/one/x.jpg", category="c", product_key="p", view="Front", index=1)
     b, _ = journal.add("same", "/in/two/x.jpg", category="c", product_key="p", view="Front", index=1)
-    assert journal.twin("same", "c", "p", "Front", 1, other_than=b.id).id == a.id
-    assert journal.twin("same", "c", "p", "Back", 1, other_than=b.id) is None
+    assert journal.twin("same", "c", "p", "Front", 1, other_than="/in/two/x.jpg").id == a.id
+    assert journal.twin("same", "c", "p", "Back", 1, other_than="/in/two/x.jpg") is None
+    assert journal.twin("same", "c", "p", "Front", 1, other_than="/in/one/x.jpg").id == b.id
 
 
 def test_a_job_in_flight_is_not_requeued_under_the_worker(tmp_path):
@@ -152,8 +151,89 @@ def test_forget_drops_only_versions_that_left_nothing_behind(tmp_path):
     quarantined, _ = journal.add("cc" * 32, tmp_path / "c.jpg")
     journal.set_state(quarantined.id, "waiting", quarantined_to=str(tmp_path / "q" / "c.jpg"))
     published, _ = journal.add("dd" * 32, tmp_path / "d.jpg")
-    journal.remote_ids(published.id).put("file_id", "gid://shopify/MediaImage/1")
+    journal.set_remote(published.id, {"file_id": "gid://shopify/MediaImage/1"})
     assert journal.forget(plain.id) and journal.get(plain.id) is None
     for job in (with_output, quarantined, published):
         assert not journal.forget(job.id) and journal.get(job.id) is not None
     journal.close()
+
+
+def test_every_state_change_is_in_the_history_with_who_and_why(journal):
+    job, _ = journal.add("a", "/in/a.jpg")
+    assert journal.claim(job.id)
+    journal.set_state(job.id, NEEDS_REVIEW, error="white on white?", review_kind="cutout")
+    assert journal.requeue(job.id, "publish", only_from=[NEEDS_REVIEW], actor="ana", note="approved", approved=1)
+    steps = [(e.state, e.actor, e.note) for e in journal.history(job.id)]
+    assert steps == [("waiting", None, "seen"), ("processing", None, None), ("needs_review", None, None),
+                     ("waiting", "ana", "approved")]
+    assert journal.get(job.id).approved
+
+
+def test_a_decision_taken_twice_takes_once(journal):
+    job, _ = journal.add("a", "/in/a.jpg")
+    journal.set_state(job.id, NEEDS_REVIEW, error="doubtful", review_kind="cutout")
+    assert journal.transition(job.id, REJECTED, only_from=[NEEDS_REVIEW], error="rejected: cut", actor="ana")
+    assert not journal.transition(job.id, REJECTED, only_from=[NEEDS_REVIEW], error="again", actor="bo")
+    assert not journal.requeue(job.id, "publish", only_from=[NEEDS_REVIEW])
+    assert journal.get(job.id).error == "rejected: cut"
+
+
+def test_a_name_that_is_not_utf8_is_kept_with_its_bytes(journal, tmp_path):
+    raw = os.fsdecode(b"/in/caf\xe9.jpg")
+    job, created = journal.add("aa", raw, rel=os.fsdecode(b"caf\xe9.jpg"))
+    assert created and job.path == "/in/caf\\xe9.jpg" and str(job.file) == raw
+    assert journal.find("aa", raw).id == job.id and journal.latest(raw).id == job.id
+    assert journal.known_files()["/in/caf\\xe9.jpg"] == (None, None)
+
+
+def test_notices_are_news_once_per_file_and_reason(journal):
+    assert journal.notice("/in/a.cr2", root="/in", kind="format", reason="RAW", fix="export JPEG")
+    assert not journal.notice("/in/a.cr2", root="/in", kind="format", reason="RAW", fix="export JPEG")
+    assert journal.notice("/in/a.cr2", root="/in", kind="unreadable", reason="denied", fix="chmod")
+    assert [n.reason for n in journal.notices()] == ["denied"]
+    assert journal.prune_notices("/in", seen_since=0) == 0
+    assert journal.prune_notices("/in", seen_since=10 ** 12) == 1 and journal.notices() == []
+
+
+def test_an_old_journal_is_migrated_in_place(tmp_path):
+    import sqlite3
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL,
+        path TEXT NOT NULL, root TEXT NOT NULL DEFAULT '', rel TEXT NOT NULL DEFAULT '', size INTEGER,
+        mtime_ns INTEGER, state TEXT NOT NULL DEFAULT 'waiting', stage TEXT NOT NULL DEFAULT 'load',
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0, created_at REAL NOT NULL,
+        updated_at REAL NOT NULL, finished_at REAL, timings TEXT NOT NULL DEFAULT '{}', error TEXT,
+        error_type TEXT, category TEXT, product_key TEXT, view TEXT, idx INTEGER,
+        fields TEXT NOT NULL DEFAULT '{}', output TEXT, quarantined_to TEXT, duplicate_of INTEGER,
+        remote TEXT NOT NULL DEFAULT '{}', UNIQUE (sha256, path));
+        INSERT INTO jobs (sha256, path, state, created_at, updated_at, error) VALUES
+            ('a', '/in/a.jpg', 'failed', 1, 1, 'disk full'), ('b', '/in/b.jpg', 'needs_review', 1, 1, 'no product');""")
+    db.commit()
+    db.close()
+    journal = Journal(path)
+    a, b = journal.jobs()
+    assert (a.state, a.error) == (RETRYING, "disk full") and (b.state, b.review_kind) == (NEEDS_REVIEW, "product")
+    journal.close()
+
+
+def test_a_read_only_journal_reads_and_says_when_there_is_none(tmp_path):
+    from daemon.journal import JournalError
+    with pytest.raises(JournalError, match="no journal here yet"):
+        Journal(tmp_path / "missing.sqlite3", readonly=True)
+    writer = Journal(tmp_path / "j.sqlite3")
+    writer.add("a", "/a")
+    reader = Journal(tmp_path / "j.sqlite3", readonly=True)
+    assert reader.total() == 1
+    with pytest.raises(JournalError):
+        reader.add("b", "/b")
+    reader.close()
+    writer.close()
+
+
+def test_no_secret_reaches_the_journal(journal):
+    from daemon.logging import register_secret
+    register_secret("shpat_0123456789abcdef0123456789abcdef")
+    job, _ = journal.add("a", "/a")
+    journal.set_state(job.id, RETRYING, error="HTTP 400: X-Shopify-Access-Token: shpat_0123456789abcdef0123456789abcdef")
+    assert "shpat_" not in journal.get(job.id).error and "[REDACTED]" in journal.get(job.id).error

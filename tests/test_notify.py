@@ -125,20 +125,24 @@ def test_no_pings_after_the_observer_dies(systemd, running):
     assert "WATCHDOG=1" not in systemd.receive(timeout=0.4)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_no_pings_while_a_busy_worker_makes_no_progress(systemd):
-    health = FakeHealth(idle=False, last_progress=time.monotonic())
-    notifier = Notifier.from_env(systemd.env)
-    pinger = WatchdogPinger(notifier, health, interval=0.05, stall_seconds=0.2)
-    pinger.start()
-    try:
-        systemd.wait_for("WATCHDOG=1")
-        time.sleep(0.25)
-        systemd.receive(timeout=0.1)
-        assert "WATCHDOG=1" not in systemd.receive(timeout=0.3)
-        health.last_progress = time.monotonic()  # a stage finished: pings resume
-        systemd.wait_for("WATCHDOG=1")
-    finally:
-        pinger.stop()
+    clock = Clock()
+    health = FakeHealth(idle=False, last_progress=clock.now)
+    pinger = WatchdogPinger(Notifier.from_env(systemd.env), health, interval=30.0, stall_seconds=600.0,
+                            clock=clock)
+    assert pinger.tick() and systemd.wait_for("WATCHDOG=1")
+    clock.now += 601  # busy, and no stage has finished for longer than a stall
+    assert not pinger.tick()
+    health.last_progress = clock.now  # a stage finished: pings resume
+    assert pinger.tick() and systemd.wait_for("WATCHDOG=1")
 
 
 def test_pings_resume_soon_after_a_moment_of_ill_health(systemd):
@@ -146,13 +150,10 @@ def test_pings_resume_soon_after_a_moment_of_ill_health(systemd):
     # wait a whole interval (30 s in production) to come back.
     health = FakeHealth(observer_alive=False)
     pinger = WatchdogPinger(Notifier.from_env(systemd.env), health, interval=30.0)
-    pinger.start()
-    try:
-        time.sleep(0.1)
-        health.observer_alive = True
-        systemd.wait_for("WATCHDOG=1", timeout=1.5)
-    finally:
-        pinger.stop()
+    assert not pinger.tick() and pinger.next_wait() <= 1.0
+    health.observer_alive = True
+    assert pinger.tick() and pinger.next_wait() == 30.0
+    assert systemd.wait_for("WATCHDOG=1")
 
 
 def test_a_drain_keeps_the_watchdog_fed_without_the_observer(systemd, running):

@@ -7,28 +7,25 @@ import time
 from daemon import events as ev
 from daemon import service as service_module
 from daemon.config import parse_config
+from daemon.watch import Watcher
 from daemon.service import Service
 from tests.daemon_helpers import photo_bytes, wait_for, write
 
 
-class DeafWatcher:
+class DeafWatcher(Watcher):
     """A watcher whose events are all lost (as on inotify queue overflow)."""
 
-    def __init__(self, *args, **kwargs):
-        pass
+    def _schedule(self, root):
+        root.watch, root.observer = None, "deaf"
 
-    def start(self):
-        pass
-
-    def stop(self):
-        pass
-
-    alive = True
+    def _emitter_alive(self, root):
+        return True
 
 
 def make_config(tmp_path, **watch):
-    return parse_config({"watch": {"paths": ["inbox"], "settle_seconds": 0.2, **watch},
-                         "categories": {"default": {"compose": {"width": 128, "height": 128}}}}, base=tmp_path)
+    return parse_config({"watch": {"paths": ["inbox"], "settle_seconds": 0.2, **watch}, "review": {"enabled": False},
+                         "categories": {"default": {"compose": {"width": 128, "height": 128},
+                                                    "review": {"mode": "never"}}}}, base=tmp_path)
 
 
 def test_ready_comes_after_start_and_health_reports_the_parts(tmp_path):
@@ -81,7 +78,7 @@ def test_a_reload_names_the_settings_that_wait_for_a_restart(tmp_path):
     old = make_config(tmp_path)
     new = parse_config({"watch": {"paths": ["inbox"], "settle_seconds": 0.2},
                         "workers": {"max_in_memory": 12, "max_attempts": 9},
-                        "metrics": {"enabled": True},
+                        "metrics": {"enabled": True}, "review": {"enabled": False},
                         "categories": {"default": {"compose": {"width": 256, "height": 256}}}}, base=tmp_path)
     # max_attempts and the category apply to the next job; the memory bound and the
     # metrics endpoint are set up at start.

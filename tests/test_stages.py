@@ -1,11 +1,11 @@
 """The bounded staged executor: order of stages, bound, overlap, errors, close."""
 
 import threading
-import time
 
 import pytest
 
 from daemon.stages import Stage, StagePipeline
+from tests.daemon_helpers import wait_for
 
 
 def collect():
@@ -63,25 +63,36 @@ def test_submit_blocks_while_capacity_items_are_in_flight():
 
     feeder = threading.Thread(target=feed)
     feeder.start()
-    time.sleep(0.3)
-    assert pipe.in_flight == 3 and feeder.is_alive()
+    wait_for(lambda: pipe.in_flight == 3, 5)
+    # Nothing can leave the stage while the gate is shut, so a fourth submit cannot return.
+    assert not pipe.wait_idle(timeout=0.05) and len(peak) == 3 and feeder.is_alive()
     gate.set()
     feeder.join(5)
     assert pipe.close(timeout=5)
     assert max(peak) <= 3 and len(done) == 10
 
 
-def test_throughput_approaches_the_slowest_stage_not_the_sum():
+def test_stages_overlap_one_item_is_in_a_later_stage_while_the_next_is_in_an_earlier_one():
+    # Item 0 waits in stage b until item 1 has entered stage a: only overlapping
+    # stages can get there (a sequential run would stop at the first wait).
     done, errors, on_done, on_error = collect()
-    nap = lambda x: (time.sleep(0.05), x)[1]  # noqa: E731
-    pipe = StagePipeline([Stage("a", nap), Stage("b", nap), Stage("c", nap)], 6, on_done, on_error)
-    start = time.monotonic()
-    for i in range(20):
-        pipe.submit(i)
+    second_in_a = threading.Event()
+
+    def a(x):
+        if x == 1:
+            second_in_a.set()
+        return x
+
+    def b(x):
+        if x == 0:
+            assert second_in_a.wait(5), "stage a never saw item 1 while item 0 was in stage b"
+        return x
+
+    pipe = StagePipeline([Stage("a", a), Stage("b", b)], 4, on_done, on_error)
+    pipe.submit(0)
+    pipe.submit(1)
     assert pipe.close(timeout=10)
-    elapsed = time.monotonic() - start
-    assert len(done) == 20
-    assert elapsed < 20 * 0.05 * 3 * 0.6  # sequential would take 3 s; overlapped ~1.1 s
+    assert sorted(done) == [0, 1] and errors == []
 
 
 def test_close_reports_false_when_items_do_not_drain_in_time():

@@ -1,13 +1,15 @@
 """Intake: which names are candidates, network mounts, stability, the event handler."""
 
-import time
+import os
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from watchdog.events import DirCreatedEvent, FileClosedEvent, FileModifiedEvent, FileMovedEvent, FileOpenedEvent
 
 from daemon.config import WatchConfig
-from daemon.watch import Candidates, Settler, _Hints, is_network, looks_complete, scan
+from daemon.watch import Candidates, Settler, Take, Watcher, _Hints, looks_complete, scan
 from tests.daemon_helpers import photo_bytes
 
 
@@ -38,16 +40,6 @@ def test_scan_finds_candidates_recursively(candidates, tmp_path):
     assert found == ["a.jpg", "deep/er/b.png"]
 
 
-def test_network_mounts_are_detected_from_the_mount_table(tmp_path):
-    mounts = tmp_path / "mounts"
-    mounts.write_text("/dev/sda1 / ext4 rw 0 0\n"
-                      "//nas/booth /mnt/booth cifs rw 0 0\n"
-                      "server:/export /mnt/nfs\\040share nfs4 rw 0 0\n")
-    assert is_network(Path("/mnt/booth/Workfolder"), str(mounts)) == "cifs"
-    assert is_network(Path("/mnt/nfs share/x"), str(mounts)) == "nfs4"
-    assert is_network(Path("/home/booth"), str(mounts)) is None
-
-
 def test_looks_complete_checks_the_file_end(tmp_path):
     data = photo_bytes(seed=1)
     whole, half = tmp_path / "w.jpg", tmp_path / "h.jpg"
@@ -59,72 +51,116 @@ def test_looks_complete_checks_the_file_end(tmp_path):
     assert looks_complete(png)
 
 
-def _settler(settle):
-    taken = []
-    settler = Settler(settle, lambda path, size, mtime: taken.append((path, size)))
-    settler.start()
-    return settler, taken
+class Clock:
+    """The settler's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _settler(settle, **kw):
+    taken, clock = [], Clock()
+    settler = Settler(settle, lambda path, size, mtime: taken.append((path, size)), clock=clock, **kw)
+    return settler, taken, clock
+
+
+def _write(path, data, mtime_ns):
+    with open(path, "ab") as f:
+        f.write(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))  # a distinct stamp per write, whatever the filesystem's resolution
 
 
 def test_a_file_is_taken_only_after_it_stops_changing(tmp_path):
-    settler, taken = _settler(0.4)
+    settler, taken, clock = _settler(0.4)
     path = tmp_path / "slow.jpg"
-    start = time.monotonic()
     for i in range(6):
-        with open(path, "ab") as f:
-            f.write(b"x" * 1000)
+        _write(path, b"x" * 1000, 10**9 * (i + 1))
         settler.hint(path)
-        time.sleep(0.15)
-    deadline = time.monotonic() + 3
-    while not taken and time.monotonic() < deadline:
-        time.sleep(0.02)
-    settler.stop()
+        clock.advance(0.15)
+        settler.run_due()
+    assert taken == []  # still being written
+    clock.advance(0.4)
+    settler.run_due()
     assert taken == [(path, 6000)]
-    assert time.monotonic() - start >= 5 * 0.15 + 0.35  # the last write + the settle time
 
 
 def test_a_close_event_with_a_complete_end_shortens_the_wait(tmp_path):
-    settler, taken = _settler(5.0)
+    settler, taken, clock = _settler(5.0)
     path = tmp_path / "a.jpg"
     path.write_bytes(photo_bytes(seed=2))
-    start = time.monotonic()
     settler.hint(path, closed=True)
-    while not taken and time.monotonic() - start < 3:
-        time.sleep(0.01)
-    settler.stop()
-    assert taken and time.monotonic() - start < 1.0
-
-
-def test_a_close_event_on_an_incomplete_file_waits_the_full_settle_time(tmp_path):
-    settler, taken = _settler(0.8)
-    path = tmp_path / "a.jpg"
-    data = photo_bytes(seed=2)
-    path.write_bytes(data[:-100])
-    settler.hint(path, closed=True)
-    time.sleep(0.4)
-    assert not taken
-    time.sleep(0.8)
-    settler.stop()
+    clock.advance(0.1)
+    settler.run_due()
     assert len(taken) == 1
 
 
+def test_a_close_event_on_an_incomplete_file_waits_the_full_settle_time(tmp_path):
+    settler, taken, clock = _settler(0.8)
+    path = tmp_path / "a.jpg"
+    path.write_bytes(photo_bytes(seed=2)[:-100])
+    settler.hint(path, closed=True)
+    clock.advance(0.4)
+    settler.run_due()
+    assert not taken
+    clock.advance(0.4)
+    settler.run_due()
+    assert len(taken) == 1
+
+
+def test_an_empty_file_waits_the_empty_grace_before_it_counts(tmp_path):
+    settler, taken, clock = _settler(0.5, empty_grace=10.0)
+    path = tmp_path / "opened.jpg"
+    path.write_bytes(b"")  # a writer opened it and paused
+    settler.hint(path, closed=True)
+    clock.advance(5.0)
+    settler.run_due()
+    assert taken == []
+    path.write_bytes(photo_bytes(seed=3))  # then wrote the photo
+    os.utime(path, ns=(7 * 10**9, 7 * 10**9))
+    settler.hint(path)
+    clock.advance(0.5)
+    settler.run_due()
+    assert taken == [(path, path.stat().st_size)]
+    empty = tmp_path / "really-empty.jpg"
+    empty.write_bytes(b"")
+    settler.hint(empty)
+    clock.advance(9.9)
+    settler.run_due()
+    assert len(taken) == 1
+    clock.advance(0.2)
+    settler.run_due()
+    assert taken[-1] == (empty, 0)  # empty past the grace: now it is taken (and quarantined as empty)
+
+
 def test_a_file_that_vanishes_while_settling_is_dropped(tmp_path):
-    settler, taken = _settler(0.2)
+    settler, taken, clock = _settler(0.2)
     path = tmp_path / "gone.jpg"
     path.write_bytes(b"x")
     settler.hint(path)
     path.unlink()
-    time.sleep(0.5)
-    settler.stop()
+    clock.advance(0.5)
+    settler.run_due()
     assert taken == [] and settler.pending == 0
 
 
-def test_the_settler_thread_sleeps_when_nothing_is_pending(tmp_path):
-    settler, _ = _settler(0.1)
-    t0 = time.process_time()
-    time.sleep(0.5)
-    settler.stop()
-    assert time.process_time() - t0 < 0.05
+def test_the_settler_thread_wakes_for_a_due_file(tmp_path):
+    taken = threading.Event()
+    settler = Settler(0.05, lambda path, size, mtime: taken.set())
+    settler.start()
+    try:
+        path = tmp_path / "a.jpg"
+        path.write_bytes(photo_bytes(seed=4))
+        settler.hint(path)
+        assert taken.wait(5)
+    finally:
+        settler.stop()
+    assert not settler.alive
 
 
 def test_the_event_handler_passes_hints_and_never_raises(tmp_path):
@@ -153,8 +189,6 @@ def test_a_root_below_a_hidden_folder_still_takes_files(tmp_path):
 def test_an_inotify_queue_overflow_asks_for_a_rescan(tmp_path):
     import logging
 
-    from daemon.watch import Watcher
-
     rescans = []
     watcher = Watcher([tmp_path], polling=False, poll_interval=1, on_file=lambda p, c: None,
                       on_folder=lambda p: None, on_overflow=lambda: rescans.append(1))
@@ -165,3 +199,103 @@ def test_an_inotify_queue_overflow_asks_for_a_rescan(tmp_path):
     finally:
         watcher.stop()
     assert rescans == [1]
+
+
+# ----------------------------------------------------------------------- what a file is
+
+def test_photo_formats_booth_cannot_read_are_reported_not_ignored(candidates, tmp_path):
+    raw = candidates.classify(tmp_path / "inbox" / "IMG_0001.CR2")
+    assert raw.take is Take.REPORT and "RAW" in raw.reason and "export JPEG" in raw.fix
+    assert candidates.classify(tmp_path / "inbox" / "notes.txt").take is Take.NO
+
+
+def test_links_are_reported_unless_following_them_is_asked_for(tmp_path):
+    root = tmp_path / "inbox"
+    (root / "sub").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(b"x")
+    (root / "link.jpg").symlink_to(outside / "secret.jpg")
+    (root / "folder-link").symlink_to(outside)
+    (root / "sub" / "real.jpg").write_bytes(b"x")
+    reports = []
+    refused = Candidates.of(WatchConfig(paths=[root]))
+    found = list(scan(root, refused, on_report=lambda p, d: reports.append((p.name, d.kind))))
+    assert [p.name for p in found] == ["real.jpg"]
+    assert sorted(reports) == [("folder-link", "link"), ("link.jpg", "link")]
+    followed = Candidates.of(WatchConfig(paths=[root], follow_symlinks=True))
+    assert sorted(p.name for p in scan(root, followed)) == ["link.jpg", "real.jpg", "secret.jpg"]
+
+
+def test_an_unreadable_folder_is_reported(tmp_path, candidates):
+    blocked = tmp_path / "inbox" / "blocked"
+    blocked.mkdir(parents=True)
+    reports = []
+    real_scandir = os.scandir
+
+    def refuse(path):
+        if Path(path) == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    os.scandir = refuse
+    try:
+        list(scan(tmp_path / "inbox", candidates, on_report=lambda p, d: reports.append((p, d.kind))))
+    finally:
+        os.scandir = real_scandir
+    assert reports == [(blocked, "folder")]
+
+
+# ----------------------------------------------------------------------- watch roots
+
+def _watcher(roots, seen, back=None):
+    return Watcher(roots, polling=False, poll_interval=1, on_file=lambda p, c: seen.append(p.name),
+                   on_folder=lambda p: None, on_root_back=(back or (lambda root: None)))
+
+
+def _wait(predicate, timeout=10.0):
+    done = threading.Event()
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        done.wait(0.05)
+    return predicate()
+
+
+def test_a_root_that_cannot_be_created_is_reported_while_the_others_are_watched(tmp_path):
+    blocker = tmp_path / "share"
+    blocker.write_text("a file where a mount point should be")
+    good, bad = tmp_path / "inbox", blocker / "inbox"
+    seen, back = [], []
+    watcher = _watcher([good, bad], seen, back.append)
+    watcher.start()
+    try:
+        states = {r.path: r for r in watcher.roots}
+        assert states[good].ok and states[good].observer == "native"
+        assert not states[bad].ok and states[bad].error and states[bad].observer is None
+        (good / "a.jpg").write_bytes(b"x")
+        assert _wait(lambda: "a.jpg" in seen)
+        blocker.unlink()  # the share is mounted at last
+        watcher.check()
+        assert states[bad].ok and bad in back
+        (bad / "b.jpg").write_bytes(b"x")
+        assert _wait(lambda: "b.jpg" in seen)
+    finally:
+        watcher.stop()
+
+
+def test_a_root_that_disappears_and_comes_back_is_watched_again(tmp_path):
+    root = tmp_path / "inbox"
+    seen = []
+    watcher = _watcher([root], seen)
+    watcher.start()
+    try:
+        shutil.rmtree(root)
+        blocker_parent = root  # gone: the next check sees it missing, then recreates it (as on first start)
+        watcher.check()
+        state = watcher.roots[0]
+        assert state.ok and state.identity == (os.stat(root).st_dev, os.stat(root).st_ino)
+        (blocker_parent / "after.jpg").write_bytes(b"x")
+        assert _wait(lambda: "after.jpg" in seen)
+    finally:
+        watcher.stop()

@@ -1,11 +1,12 @@
 """The worker in-process: outcomes per error type, the publish step, checkpoints,
-the output layout and the memory bound. Fake segmenter, finish and publisher;
-real journal, real files."""
+the output layout, the review gate and the memory bound. Fake segmenter, finish
+and publisher; real runner, journal, files and confidence."""
 
 from __future__ import annotations
 
 import json
 import threading
+import zlib
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,12 +15,19 @@ import numpy as np
 import pytest
 
 from daemon.config import parse_config
+from daemon.errors import OutputUnavailable, Superseded, verdict
 from daemon.events import JOB_DONE, Events
+from daemon.files import safe_name
 from daemon.journal import Journal
-from daemon.worker import NeedsReview, OutputUnavailable, Published, Superseded, Worker, backoff, safe_name, verdict
+from daemon.runner import Runner, Segmenters
+from daemon.worker import Worker, backoff
 from integrations.shopify.errors import PermanentError, TransientError
-from pipeline.errors import NotAnImage, TruncatedImage
+from integrations.shopify.publish import NeedsReview, Published
+from pipeline.errors import NotAnImage, SegmenterError, TruncatedImage
+from pipeline.segment.base import Segmentation
 from tests.daemon_helpers import photo_bytes, wait_for
+
+NO_REVIEW = {"default": {"review": {"mode": "never"}}}
 
 
 class FakeSegmenter:
@@ -34,10 +42,13 @@ class FakeSegmenter:
         with self.lock:
             self.live += 1
             self.peak = max(self.peak, self.live)
-        time.sleep(0.01)
+        time.sleep(0.01)  # long enough for two photos to meet here if the stage let them
         with self.lock:
             self.live -= 1
-        return SimpleNamespace(alpha=np.ones(rgb.shape[:2], np.float32))
+        alpha = np.zeros(rgb.shape[:2], np.float32)
+        h, w = alpha.shape
+        alpha[h // 4:3 * h // 4, w // 3:2 * w // 3] = 1.0
+        return Segmentation(alpha=alpha)
 
 
 class FakeFinish:
@@ -46,8 +57,11 @@ class FakeFinish:
 
     def __call__(self, photo, segmentation, profile, fields):
         self.calls += 1
-        return SimpleNamespace(encoded=b"JPEG:" + fields.get("product", "").encode(), extension="jpg",
-                               timings={"encode": 1.0})
+        return result(b"JPEG:" + fields.get("product", "").encode())
+
+
+def result(encoded: bytes):
+    return SimpleNamespace(encoded=encoded, extension="jpg", timings={"encode": 1.0})
 
 
 class FakePublisher:
@@ -55,14 +69,13 @@ class FakePublisher:
         self.answers = list(answers)
         self.requests = []
 
-    def publish(self, request, ids):
+    def publish(self, request, store):
         self.requests.append(request)
         answer = self.answers.pop(0) if self.answers else "ok"
         if isinstance(answer, BaseException):
             raise answer
         if answer == "review":
             return NeedsReview("no product with that SKU", candidates=[])
-        ids.put("media_id", f"media-{request.job_id}")
         return Published(product_id="p", media_id=f"media-{request.job_id}")
 
 
@@ -70,18 +83,22 @@ class FakePublisher:
 def setup(tmp_path):
     config = parse_config({"watch": {"paths": ["inbox"], "settle_seconds": 0.1},
                            "workers": {"max_in_memory": 2, "max_attempts": 3, "retry_base_seconds": 0.05,
-                                       "retry_max_seconds": 0.1}}, base=tmp_path)
+                                       "retry_max_seconds": 0.1}, "categories": NO_REVIEW}, base=tmp_path)
     journal = Journal(tmp_path / "state" / "journal.sqlite")
     yield SimpleNamespace(config=config, journal=journal, tmp=tmp_path, inbox=tmp_path / "inbox")
     journal.close()
 
 
-def start(s, publisher=None, finish=None, segmenter=None):
+def runner(s, finish=None, segmenter=None) -> Runner:
     s.finish = finish or FakeFinish()
     s.segmenter = segmenter or FakeSegmenter()
+    return Runner(s.config, Segmenters(s.config, built={"default": s.segmenter}), finish=s.finish)
+
+
+def start(s, publisher=None, finish=None, segmenter=None, **kw):
     s.events = Events()
-    worker = Worker(s.config, s.journal, s.segmenter, s.events, publisher=publisher, finish=s.finish,
-                    poll_seconds=0.05)
+    worker = Worker(s.config, s.journal, runner(s, finish, segmenter), s.events, publisher=publisher,
+                    poll_seconds=0.05, **kw)
     worker.start()
     return worker
 
@@ -91,7 +108,7 @@ def add(s, rel, data=None, product="p1", view="Front", index=1):
 
     path = s.inbox / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = photo_bytes(64, 64, seed=hash(rel) % 1000) if data is None else data
+    data = photo_bytes(64, 64, seed=zlib.crc32(rel.encode()) % 1000) if data is None else data
     path.write_bytes(data)
     job, _ = s.journal.add(hashlib.sha256(data).hexdigest(), path, root=s.inbox, rel=rel, category="default",
                            product_key=product, view=view, index=index,
@@ -114,7 +131,7 @@ def test_without_a_publisher_a_job_is_done_once_its_output_is_written(setup):
     assert got.output == str(s.tmp / "outbox" / "default" / "Canon r5 #816" / "x.jpg")
     assert Path(got.output).read_bytes() == b"JPEG:Canon r5 #816"
     assert set(got.timings) >= {"load", "segment", "finish", "finish.encode"}
-    assert done and done[0]["job_id"] == job.id
+    assert done and done[0]["outcome"].job_id == job.id
     assert worker.stop(5)
 
 
@@ -129,7 +146,7 @@ def test_the_publish_step_gets_the_request_and_stores_remote_ids(setup):
         job.id, "default", "048459373763", "FrontView", 2)
     assert request.image_path.read_bytes() == b"JPEG:048459373763"
     assert request.fields["view"] == "FrontView" and request.params.lookup == "sku"
-    assert s.journal.remote_ids(job.id).get("media_id") == f"media-{job.id}"
+    assert s.journal.get(job.id).state == "done"
     worker.stop(5)
 
 
@@ -150,9 +167,9 @@ def test_needs_review_then_link_requeues_only_the_publish_step(setup):
     worker = start(s, publisher)
     job = add(s, "x.jpg")
     wait_for(lambda: state_of(s, job) == "needs_review", 10)
-    assert "no product" in s.journal.get(job.id).error
-    s.journal.remote_ids(job.id).put("product_id", "gid://shopify/Product/9")  # what `booth link` does
-    s.journal.requeue(job.id, stage="publish")
+    held = s.journal.get(job.id)
+    assert "no product" in held.error and held.review_kind == "product" and held.output
+    s.journal.requeue(job.id, stage="publish")  # what `booth link` does, after recording the product
     worker.wake()
     wait_for(lambda: state_of(s, job) == "done", 10)
     assert s.finish.calls == 1 and len(publisher.requests) == 2
@@ -168,21 +185,43 @@ def test_a_permanent_publish_error_needs_review(setup):
     worker.stop(5)
 
 
-def test_transient_failures_are_retried_then_quarantined_with_a_note(setup):
+def test_a_full_disk_never_quarantines_a_good_photo_it_waits_until_the_disk_is_back(setup):
+    s = setup
+    full = threading.Event()
+    full.set()
+
+    def disk_full_for_a_while(*args):
+        if full.is_set():
+            raise OSError(28, "No space left on device")
+        return result(b"JPEG")
+
+    worker = start(s, finish=disk_full_for_a_while)
+    job = add(s, "sub/x.jpg")
+    # Past workers.max_attempts (3): an outage is not a bad photo.
+    wait_for(lambda: s.journal.get(job.id).attempts >= 5, 20)
+    assert s.journal.get(job.id).state != "quarantined" and not s.config.quarantine.exists()
+    assert "No space" in next(e.error for e in s.journal.history(job.id) if e.state == "retrying")
+    full.clear()
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    assert (s.inbox / "sub" / "x.jpg").exists()
+    worker.stop(5)
+
+
+def test_an_unexpected_error_is_retried_then_quarantined_with_a_note(setup):
     s = setup
 
-    def always_full(*args):
-        raise OSError(28, "No space left on device")
+    def a_bug(*args):
+        raise ValueError("operands could not be broadcast together")
 
-    worker = start(s, finish=always_full)
+    worker = start(s, finish=a_bug)
     job = add(s, "sub/x.jpg")
     kept = s.config.quarantine / "sub" / "x.jpg"
     wait_for(lambda: state_of(s, job) == "quarantined" and (kept.parent / "x.jpg.error.json").exists(), 10)
     got = s.journal.get(job.id)
-    assert got.attempts == 3 and "No space" in got.error and got.quarantined_to == str(kept)
+    assert got.attempts == 3 and "broadcast" in got.error and got.quarantined_to == str(kept)
     assert kept.exists() and not (s.inbox / "sub" / "x.jpg").exists()
     note = json.loads((kept.parent / "x.jpg.error.json").read_text())
-    assert note["job_id"] == job.id and note["error_type"] == "OSError" and note["attempts"] == 3
+    assert note["job_id"] == job.id and note["error_type"] == "ValueError" and note["attempts"] == 3
     worker.stop(5)
 
 
@@ -198,9 +237,7 @@ def test_a_bad_photo_is_quarantined_at_once(setup):
 def test_a_file_changed_after_intake_is_forgotten_and_handed_back(setup):
     s = setup
     handed_back = []
-    s.finish = FakeFinish()
-    worker = Worker(s.config, s.journal, FakeSegmenter(), Events(), finish=s.finish,
-                    on_superseded=handed_back.append, poll_seconds=0.05)
+    worker = Worker(s.config, s.journal, runner(s), Events(), on_superseded=handed_back.append, poll_seconds=0.05)
     job = add(s, "x.jpg")
     (s.inbox / "x.jpg").write_bytes(photo_bytes(64, 64, seed=999))  # rewritten after it settled
     worker.start()
@@ -229,10 +266,10 @@ def test_never_more_than_max_in_memory_photos_at_once(setup):
         with lock:
             live[0] += 1
             peak[0] = max(peak[0], live[0])
-        time.sleep(0.02)
+        time.sleep(0.02)  # long enough for the stages to overlap if the bound let them
         with lock:
             live[0] -= 1
-        return SimpleNamespace(encoded=b"x", extension="jpg", timings={})
+        return result(b"x")
 
     worker = start(s, finish=finish, segmenter=segmenter)
     jobs = [add(s, f"m/{i}.jpg", product=f"p{i}") for i in range(12)]
@@ -249,7 +286,7 @@ def test_stop_puts_unfinished_jobs_back_for_the_next_start(setup):
 
     def stuck(*args):
         gate.wait(10)
-        return SimpleNamespace(encoded=b"x", extension="jpg", timings={})
+        return result(b"x")
 
     worker = start(s, finish=stuck)
     job = add(s, "x.jpg")
@@ -263,11 +300,16 @@ def test_stop_puts_unfinished_jobs_back_for_the_next_start(setup):
     (NotAnImage("x"), 1, "quarantine"),
     (TruncatedImage("x"), 1, "retry"),
     (TruncatedImage("x"), 2, "quarantine"),
-    (OutputUnavailable("x"), 1, "retry"),
-    (OSError("disk full"), 3, "quarantine"),
+    (OutputUnavailable("x"), 1, "wait"),
+    (OutputUnavailable("x"), 300, "wait"),
+    (OSError("disk full"), 3, "wait"),
+    (PermissionError(13, "denied"), 99, "wait"),
+    (SegmenterError("CUDA out of memory"), 9, "wait"),
     (PermanentError("denied"), 1, "review"),
-    (TransientError("timeout"), 1, "retry"),
-    (TransientError("timeout"), 3, "quarantine"),
+    (TransientError("timeout"), 1, "wait"),
+    (TransientError("timeout"), 50, "wait"),
+    (ValueError("a bug"), 1, "retry"),
+    (ValueError("a bug"), 3, "quarantine"),
     (Superseded("changed"), 1, "forget"),
 ])
 def test_the_verdict_reads_off_the_error_type(exc, attempts, expected):
@@ -302,7 +344,8 @@ def test_after_success_archive_moves_the_original_keeping_its_folders(setup):
 def _with(s, **settings):
     s.config = parse_config({"watch": {"paths": ["inbox"], "settle_seconds": 0.1},
                              "workers": {"max_in_memory": 2, "max_attempts": 3, "retry_base_seconds": 0.05,
-                                         "retry_max_seconds": 0.1}, **settings}, base=s.tmp)
+                                         "retry_max_seconds": 0.1}, "categories": NO_REVIEW, **settings},
+                            base=s.tmp)
     return s
 
 
@@ -402,4 +445,126 @@ def test_a_busy_journal_does_not_end_dispatching(setup, monkeypatch):
     job = add(s, "e.jpg")
     wait_for(lambda: state_of(s, job) == "done", 10)
     assert worker.alive
+    worker.stop(5)
+
+
+# ----------------------------------------------------------------------- hostile names and sizes
+
+def test_a_name_that_is_not_utf8_is_processed_under_its_real_name(setup):
+    import hashlib
+    import os
+
+    s = setup
+    worker = start(s)
+    raw = os.fsdecode(b"caf\xe9 #12-Front-JPEG-1.jpg")
+    path = s.inbox / raw
+    s.inbox.mkdir(parents=True, exist_ok=True)
+    data = photo_bytes(64, 64, seed=7)
+    path.write_bytes(data)
+    job, _ = s.journal.add(hashlib.sha256(data).hexdigest(), path, root=s.inbox, rel=raw, category="default",
+                           product_key="cafe", fields={"product": "cafe"})
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    got = s.journal.get(job.id)
+    assert got.path.endswith("caf\\xe9 #12-Front-JPEG-1.jpg") and got.file == path
+    assert Path(got.output).name == "caf\\xe9 #12-Front-JPEG-1.jpg"
+    worker.stop(5)
+
+
+def test_a_photo_with_a_name_near_the_limit_is_finished_and_a_bad_one_gets_its_note(setup):
+    s = setup
+    worker = start(s)
+    long_good = add(s, "p/" + "g" * 250 + ".jpg")
+    long_bad = add(s, "p/" + "b" * 250 + ".jpg", data=b"not a photo at all, just text" * 10)
+    wait_for(lambda: state_of(s, long_good) == "done" and state_of(s, long_bad) == "quarantined", 10)
+    notes = list(s.config.quarantine.rglob("*.error.json"))
+    assert len(notes) == 1 and json.loads(notes[0].read_text())["job_id"] == long_bad.id
+    assert Path(s.journal.get(long_good.id).output).is_file()
+    worker.stop(5)
+
+
+def test_a_file_over_the_byte_cap_is_refused_before_it_is_read(setup):
+    s = _with(setup, categories={"default": {"review": {"mode": "never"}, "load": {"max_bytes": 100_000}}})
+    worker = start(s)
+    job = add(s, "huge.jpg", data=photo_bytes(64, 64, seed=3) + b"\0" * 200_000)
+    wait_for(lambda: state_of(s, job) == "quarantined", 10)
+    assert "over the cap of 100,000 bytes" in s.journal.get(job.id).error
+    assert s.finish.calls == 0
+    worker.stop(5)
+
+
+# ----------------------------------------------------------------------- the review gate
+
+def _gated(s, mode="always"):
+    return _with(s, categories={"default": {"review": {"mode": mode}}})
+
+
+def test_a_held_cut_out_is_finished_but_not_published_until_approved(setup):
+    from daemon.review import ReviewDesk
+
+    s = _gated(setup)
+    publisher = FakePublisher([])
+    worker = start(s, publisher)
+    job = add(s, "x.jpg")
+    wait_for(lambda: state_of(s, job) == "needs_review", 10)
+    held = s.journal.get(job.id)
+    assert held.review_kind == "cutout" and held.output and Path(held.output).is_file()
+    assert held.confidence is not None and held.reasons and "always" in held.error
+    assert publisher.requests == []
+    desk = ReviewDesk(s.config, s.journal, wake=worker.wake)
+    first, again = desk.approve([job.id, job.id], "tester")
+    assert first.ok and not again.ok and "no longer waiting" in again.message
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    assert len(publisher.requests) == 1 and s.finish.calls == 1  # published once, not run again
+    assert [e.actor for e in s.journal.history(job.id) if e.note == "approved"] == ["tester"]
+    assert not desk.approve([job.id], "tester")[0].ok
+    worker.stop(5)
+
+
+def test_a_rejected_cut_out_never_reaches_the_shop(setup):
+    from daemon.review import ReviewDesk
+
+    s = _gated(setup)
+    publisher = FakePublisher([])
+    worker = start(s, publisher)
+    job = add(s, "x.jpg")
+    wait_for(lambda: state_of(s, job) == "needs_review", 10)
+    desk = ReviewDesk(s.config, s.journal, wake=worker.wake)
+    assert not desk.reject([job.id], "  ", "tester")[0].ok  # a reason is needed
+    decision = desk.reject([job.id], "the strap is cut off", "tester")[0]
+    assert decision.ok
+    got = s.journal.get(job.id)
+    assert got.state == "rejected" and "the strap is cut off" in got.error
+    assert not Path(got.output).is_relative_to(s.config.output.dir) and Path(got.output).is_file()
+    assert not desk.approve([job.id], "tester")[0].ok
+    worker.wake()
+    worker.stop(5)
+    assert publisher.requests == []
+
+
+def test_redo_runs_again_with_the_changed_settings_and_comes_back_for_review(setup):
+    from daemon.review import ReviewDesk
+
+    s = _gated(setup, mode="never")
+    seen = []
+
+    class Recording(FakeFinish):
+        def __call__(self, photo, segmentation, profile, fields):
+            seen.append(profile.refine.choke_px)
+            return super().__call__(photo, segmentation, profile, fields)
+
+    worker = start(s, finish=Recording())
+    job = add(s, "x.jpg")
+    wait_for(lambda: state_of(s, job) == "done", 10)
+    first_output = Path(s.journal.get(job.id).output).read_bytes()
+    desk = ReviewDesk(s.config, s.journal, wake=worker.wake)
+    bad = desk.redo(job.id, {"refine.choke_px": "lots"}, "tester")
+    assert not bad.ok and "choke_px" in bad.message
+    assert not desk.redo(job.id, {"nonsense.key": "1"}, "tester").ok
+    decision = desk.redo(job.id, {"refine.choke_px": "2.5"}, "tester")
+    assert decision.ok, decision.message
+    wait_for(lambda: state_of(s, job) == "needs_review", 10)
+    got = s.journal.get(job.id)
+    assert seen == [0.0, 2.5] and got.overrides == {"refine.choke_px": "2.5"} and got.review_kind == "cutout"
+    kept = [e.detail["kept"] for e in s.journal.history(job.id) if e.detail.get("kept")]
+    assert len(kept) == 1 and Path(kept[0]).read_bytes() == first_output  # the previous image is kept
     worker.stop(5)

@@ -1,32 +1,36 @@
-"""booth process / preview / eval: the pipeline from the command line."""
+"""booth process / preview / eval: the pipeline from the command line.
+
+A photo run by hand goes through the daemon's own steps (``daemon.runner``):
+the same category and fields from the routes, the same cut-out, the same
+confidence and review verdict. A photo inside a watched folder is routed by
+its path below that folder, as the daemon routes it; elsewhere by the path
+below the folder named on the command line (or ``--as`` says which path it
+stands for).
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
-from tqdm import tqdm
-
-from daemon.cli import load_or_report
-from daemon.config import Config
-from daemon.router import Router
-from pipeline import BadPhoto, PipelineError, finish, load_photo
-from pipeline.core import full_alpha, segment_photo
-from pipeline.encode import write_atomic
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".heic", ".heif", ".avif"}
 
 
 def register(sub) -> None:
     p = sub.add_parser("process", help="finish photos now, without the daemon")
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders (searched recursively)")
     p.add_argument("-o", "--output", metavar="OUTDIR", help="where finished images go (default: output.dir)")
-    p.add_argument("--category", help="category profile to use (default: default)")
+    p.add_argument("--mirror", action="store_true",
+                   help="mirror the input folders under OUTDIR instead of <category>/<product>/ as the daemon does")
+    p.add_argument("--as", dest="as_rel", metavar="RELPATH",
+                   help="route the (single) photo as if it were at RELPATH below a watched folder")
+    p.add_argument("--category", help="category profile to use (default: what the routes say)")
+    p.add_argument("--set", dest="settings", metavar="KEY=VALUE", action="append", default=[],
+                   help="change a setting for this run, as `booth redo` does (e.g. refine.choke_px=1)")
+    p.add_argument("--report", metavar="FILE.json", help="write every photo's outcome, confidence and verdict")
     p.add_argument("--config", metavar="FILE")
     p.add_argument("--mask-dir", metavar="DIR", help="also write each alpha as an 8-bit PNG at the input's size")
     p.set_defaults(func=process_command)
@@ -34,7 +38,10 @@ def register(sub) -> None:
     p = sub.add_parser("preview", help="original | mask overlay | result, side by side")
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("-o", "--output", metavar="SHEET.png", required=True)
+    p.add_argument("--as", dest="as_rel", metavar="RELPATH",
+                   help="route the photo as if it were at RELPATH below a watched folder")
     p.add_argument("--category")
+    p.add_argument("--set", dest="settings", metavar="KEY=VALUE", action="append", default=[])
     p.add_argument("--config", metavar="FILE")
     p.set_defaults(func=preview_command)
 
@@ -42,11 +49,44 @@ def register(sub) -> None:
     p.add_argument("images", metavar="IMAGES_DIR")
     p.add_argument("masks", metavar="MASKS_DIR")
     p.add_argument("--config", metavar="FILE")
+    p.add_argument("--segmenter", metavar="LABEL", help="a configured segmenter (default: the default one)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=eval_command)
 
 
-def _unknown_category(config: Config, name: str | None) -> bool:
+# ----------------------------------------------------------------------------- set-up
+
+@dataclass(frozen=True)
+class Photo:
+    path: Path       # as given
+    rel: str         # the path the routes see
+    in_watch: bool   # found inside a watched folder
+
+
+def find_photos(paths: list[str], config, as_rel: str | None = None) -> list[Photo]:
+    """Every image under ``paths``, each with the relative path the daemon would route it by."""
+    from daemon.files import locate
+
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            items = [(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*"))
+                     if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
+        else:
+            items = [(path, path.name)]
+        for item, rel in items:
+            located = locate(Path(item).absolute(), config.watch.paths)
+            if as_rel:
+                found.append(Photo(item, as_rel.lstrip("/"), False))
+            elif located is not None:
+                found.append(Photo(item, located.rel, True))
+            else:
+                found.append(Photo(item, rel, False))
+    return found
+
+
+def _unknown_category(config, name: str | None) -> bool:
     """True (after saying so) when ``--category`` names no category in the config."""
     if not name or name in config.categories:
         return False
@@ -56,96 +96,109 @@ def _unknown_category(config: Config, name: str | None) -> bool:
     return True
 
 
-def find_photos(paths: list[str]) -> list[tuple[Path, Path]]:
-    """(photo, path relative to what was named) for every image under ``paths``."""
-    found = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += [(p, p.relative_to(path)) for p in sorted(path.rglob("*"))
-                      if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
-        else:
-            found.append((path, Path(path.name)))
-    return found
+def _setup(args):
+    """(config, runner, overrides), or None after saying what is wrong."""
+    from daemon.cli import load_or_report
+    from daemon.runner import BadOverride, Runner, Segmenters, parse_settings
 
-
-def _config_and_category(args):
-    """(config, the ``--category`` profile or None), or None after saying what is wrong."""
     config = load_or_report(args.config)
-    if config is None or _unknown_category(config, args.category):
+    if config is None or _unknown_category(config, getattr(args, "category", None)):
         return None
-    return config, config.categories[args.category] if args.category else None
-
-
-def process_command(args) -> int:
-    if (setup := _config_and_category(args)) is None:
-        return 2
-    config, forced = setup
-    router = Router(config.routes)
-    outdir = Path(args.output) if args.output else config.output.dir
-    mask_dir = Path(args.mask_dir) if args.mask_dir else None
-    photos = find_photos(args.paths)
-    if not photos:
-        print("no photos found in " + ", ".join(args.paths), file=sys.stderr)
-        return 1
-    segmenter = _segmenter(config)
-    if segmenter is None:
-        return 2
-    failures: list[str] = []
-    bar = tqdm(photos, unit="photo", file=sys.stderr, disable=None)
-    for path, rel in bar:
-        bar.set_postfix_str(path.name, refresh=False)
-        try:
-            category, fields = _route(config, router, rel, forced)
-            photo = load_photo(path, category.profile.load)
-            segmentation = segment_photo(photo, segmenter)
-            result = finish(photo, segmentation, category.profile, fields)
-            write_atomic((outdir / rel).with_suffix("." + result.extension), result.encoded)
-            if mask_dir is not None:
-                alpha = full_alpha(photo, segmentation)
-                _write_png(mask_dir / rel.with_suffix(".png"), (alpha * 255 + 0.5).astype(np.uint8))
-        except (PipelineError, OSError) as exc:
-            failures.append(f"{path}: {_reason(exc)}")
-            tqdm.write(f"FAILED {failures[-1]}", file=sys.stderr)
-    done = len(photos) - len(failures)
-    print(f"{done} of {len(photos)} photos finished into {outdir}"
-          + (f", {len(failures)} failed" if failures else ""), file=sys.stderr)
-    return 1 if failures else 0
-
-
-def _segmenter(config: Config):
-    """The segmenter the daemon would use (a fetched model resolves the same way), or None after saying why."""
-    from daemon.service import build_segmenter
-
     try:
-        return build_segmenter(config)
-    except PipelineError as exc:
-        print(f"cannot cut out: {exc}", file=sys.stderr)
+        overrides = parse_settings(getattr(args, "settings", []) or [])
+    except BadOverride as exc:
+        print(exc, file=sys.stderr)
         return None
+    return config, Runner(config, Segmenters(config, lazy=True)), overrides
 
 
-def _route(config: Config, router: Router, rel: Path, forced=None):
-    """The category and the bar's fields for a photo, from the config's routes as the
-    daemon finds them (the path below the named folder stands for the path below
-    the watched one); ``--category`` overrides the category."""
-    route = router.route(rel.as_posix())
-    category = forced or config.category(route.category)
-    return category, {**route.fields, "category": category.name}
+@dataclass(frozen=True)
+class Routed:
+    category: str
+    product: str
+    fields: dict
+
+
+def route(config, rel: str, forced: str | None = None) -> Routed:
+    """The category, product and bar/alt fields of a photo, as the daemon finds them."""
+    from daemon.router import Router
+
+    found = Router(config.routes).route(rel)
+    category = forced or found.category
+    return Routed(category, found.product_key, {**found.fields, "category": category})
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, BadPhoto):
-        return f"{exc.reason}: {exc}"
-    if isinstance(exc, OSError):
-        return f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
-    return str(exc)
+    from daemon.worker import describe
+    return describe(exc)
 
 
-def _write_png(path: Path, array: np.ndarray) -> None:
-    ok, data = cv2.imencode(".png", array)
-    if not ok:
-        raise OSError(f"cannot encode {path}")
-    write_atomic(path, data.tobytes())
+# ----------------------------------------------------------------------------- process
+
+def process_command(args) -> int:
+    if (setup := _setup(args)) is None:
+        return 2
+    config, runner, overrides = setup
+    outdir = Path(args.output) if args.output else Path(config.output.dir)
+    photos = find_photos(args.paths, config, args.as_rel)
+    if not photos:
+        print("no photos found in " + ", ".join(args.paths), file=sys.stderr)
+        return 1
+    if args.as_rel and len(photos) > 1:
+        print("--as names the path of one photo; give one photo with it", file=sys.stderr)
+        return 2
+    report, failures = [], 0
+    for photo in photos:
+        entry = _process_one(config, runner, overrides, photo, outdir, args)
+        report.append(entry)
+        failures += entry["status"] != "done"
+        line = (f"{'done' if entry['status'] == 'done' else 'FAILED':<7} {photo.path}  "
+                f"{entry['category']}/{entry['product']}"
+                + (f"  confidence {entry['confidence']:.2f} -> {entry['verdict']}" if entry["confidence"] is not None
+                   else "") + (f"  {entry['error']}" if entry.get("error") else ""))
+        print(line, file=sys.stderr if entry["status"] != "done" else sys.stdout)
+        for reason in entry["reasons"] if entry["verdict"] == "review" else []:
+            print(f"            - {reason}")
+    if args.report:
+        from daemon.files import write_atomic
+        write_atomic(Path(args.report), json.dumps({"photos": report}, indent=2).encode())
+    done = len(photos) - failures
+    held = sum(e["verdict"] == "review" for e in report if e["status"] == "done")
+    print(f"{done} of {len(photos)} photos finished into {outdir}" + (f", {held} for review" if held else "")
+          + (f", {failures} failed" if failures else ""), file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _process_one(config, runner, overrides, photo: Photo, outdir: Path, args) -> dict:
+    from daemon.files import fit_name, safe_name, write_atomic
+    from daemon.runner import BadOverride
+    from pipeline import BadPhoto, PipelineError
+    from pipeline.core import full_alpha
+
+    routed = route(config, photo.rel, args.category)
+    entry = {"input": str(photo.path), "status": "done", "category": routed.category, "product": routed.product,
+             "view": routed.fields.get("view") or None, "confidence": None, "verdict": None, "reasons": [],
+             "output": None}
+    try:
+        plan = runner.plan(routed.category, overrides)
+        finished = runner.process(photo.path, plan, routed.fields, asked=False)
+        name = fit_name(Path(photo.rel).stem + "." + finished.result.extension)
+        target = (outdir / Path(photo.rel).parent / name) if args.mirror else (
+            outdir / safe_name(routed.category) / safe_name(routed.product) / name)
+        write_atomic(target, finished.result.encoded)
+        if args.mask_dir:
+            import cv2
+            import numpy as np
+            alpha = full_alpha(finished.photo, finished.result.segmentation)
+            ok, png = cv2.imencode(".png", (alpha * 255 + 0.5).astype(np.uint8))
+            write_atomic(Path(args.mask_dir) / Path(photo.rel).with_suffix(".png"), png.tobytes())
+        entry.update(confidence=round(finished.assessment.confidence, 4), verdict=finished.verdict,
+                     reasons=list(finished.reasons or finished.assessment.reasons), output=str(target))
+    except BadPhoto as exc:  # the daemon quarantines these
+        entry.update(status="quarantined", error=_reason(exc), verdict="review")
+    except (PipelineError, BadOverride, OSError) as exc:
+        entry.update(status="failed", error=_reason(exc), verdict="review")
+    return entry
 
 
 # ----------------------------------------------------------------------------- preview
@@ -154,41 +207,39 @@ PANEL = 640
 
 
 def preview_command(args) -> int:
-    if (setup := _config_and_category(args)) is None:
+    from pipeline import BadPhoto, PipelineError
+
+    if (setup := _setup(args)) is None:
         return 2
-    config, forced = setup
-    category, fields = _route(config, Router(config.routes), Path(Path(args.image).name), forced)
-    segmenter = _segmenter(config)
-    if segmenter is None:
-        return 2
+    config, runner, overrides = setup
+    photo = find_photos([args.image], config, args.as_rel)[0]
+    routed = route(config, photo.rel, args.category)
     try:
-        photo = load_photo(args.image, category.profile.load)
-        segmentation = segment_photo(photo, segmenter)
-        result = finish(photo, segmentation, category.profile, fields)
-    except (PipelineError, OSError) as exc:
+        plan = runner.plan(routed.category, overrides)
+        finished = runner.process(photo.path, plan, routed.fields)
+    except (PipelineError, BadPhoto, OSError, ValueError) as exc:
         print(f"{args.image}: {_reason(exc)}", file=sys.stderr)
         return 1
-    sheet = preview_sheet(photo.rgb, segmentation.alpha, result.image,
-                          title=f"{Path(args.image).name} - category {category.name}")
+    verdict = f"confidence {finished.assessment.confidence:.2f}, {finished.verdict}"
+    sheet = preview_sheet(finished.photo.rgb, finished.result.segmentation.alpha, finished.result.image,
+                          title=f"{Path(args.image).name} - {routed.category} / {routed.product} - {verdict}")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.output)
-    print(args.output)
+    print(f"{args.output}  ({routed.category}/{routed.product}, {verdict})")
+    for reason in finished.assessment.reasons:
+        print(f"  - {reason}")
     return 0
 
 
-def preview_sheet(rgb: np.ndarray, alpha: np.ndarray, result: np.ndarray, title: str = "") -> Image.Image:
-    """Three labelled panels: the original, the mask over it (product tinted,
-    sweep dimmed, edge outlined), and the finished image on a checkerboard."""
-    original = _fit(rgb)
-    a = cv2.resize(alpha, original.shape[1::-1], interpolation=cv2.INTER_LINEAR)[..., None]
-    tint = np.array([255, 60, 60], np.float32)
-    overlay = original * (0.35 + 0.65 * a) * (1 - 0.25 * a) + tint * 0.25 * a
-    edge = cv2.Canny((a[..., 0] > 0.5).astype(np.uint8) * 255, 50, 150) > 0
-    overlay[edge] = (0, 200, 255)
-    finished = _fit(result)
-    if finished.shape[2] == 4:
-        finished = _on_checkerboard(finished)
-    panels = [("original", original), ("mask", overlay.clip(0, 255).astype(np.uint8)), ("result", finished)]
+def preview_sheet(rgb, alpha, result, title: str = ""):
+    """Three labelled panels: the original, the mask over it, and the finished image on a checkerboard."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from pipeline import preview
+
+    original = preview.fit(rgb, PANEL, upscale=True)
+    panels = [("original", original), ("mask", preview.mask_overlay(original, alpha)),
+              ("result", preview.on_checkerboard(preview.fit(result, PANEL, upscale=True)))]
     label_h = 34
     sheet = Image.new("RGB", (PANEL * 3 + 40, PANEL + label_h * 2 + 20), (40, 40, 40))
     draw = ImageDraw.Draw(sheet)
@@ -202,28 +253,20 @@ def preview_sheet(rgb: np.ndarray, alpha: np.ndarray, result: np.ndarray, title:
     return sheet
 
 
-def _fit(image: np.ndarray) -> np.ndarray:
-    h, w = image.shape[:2]
-    s = PANEL / max(h, w)
-    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
-def _on_checkerboard(rgba: np.ndarray) -> np.ndarray:
-    h, w = rgba.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w]
-    board = np.where(((yy // 16 + xx // 16) % 2)[..., None] == 0, 235, 200).astype(np.float32)
-    a = rgba[..., 3:4].astype(np.float32) / 255
-    return (rgba[..., :3] * a + board * (1 - a)).astype(np.uint8)
-
-
 # ----------------------------------------------------------------------------- eval
 
 def eval_command(args) -> int:
-    from pipeline import metrics
+    import cv2
+    import numpy as np
+    from tqdm import tqdm
 
-    config = load_or_report(args.config)
-    if config is None:
+    from pipeline import PipelineError, metrics
+    from pipeline.core import full_alpha, segment_photo
+    from pipeline.load import load_photo
+
+    if (setup := _setup(args)) is None:
         return 2
+    config, runner, _ = setup
     images, masks = Path(args.images), Path(args.masks)
     for folder in (images, masks):
         if not folder.is_dir():
@@ -235,16 +278,20 @@ def eval_command(args) -> int:
     if not pairs:
         print(f"no image in {images} has a mask with the same name in {masks}", file=sys.stderr)
         return 1
-    segmenter = _segmenter(config)
-    if segmenter is None:
+    label = args.segmenter or "default"
+    try:
+        segmenter = runner.segmenters.get(label)
+    except (PipelineError, ValueError) as exc:
+        print(f"cannot cut out: {exc}", file=sys.stderr)
         return 2
+    plan = runner.plan(None)
     rows, failures = [], []
     for image_path, mask_path in tqdm(pairs, unit="photo", file=sys.stderr, disable=None):
         try:
-            photo = load_photo(image_path, config.category(None).profile.load)
+            photo = runner.load(runner.read(image_path, plan), plan)
             alpha = full_alpha(photo, segment_photo(photo, segmenter))
-            truth = np.asarray(load_photo(mask_path).rgb.max(axis=2))  # any mask format, EXIF-rotated like the photo
-        except PipelineError as exc:
+            truth = np.asarray(load_photo(mask_path.read_bytes()).rgb.max(axis=2))  # any mask format, EXIF-rotated
+        except (PipelineError, OSError) as exc:
             failures.append(f"{image_path.name}: {_reason(exc)}")
             tqdm.write(f"FAILED {failures[-1]}", file=sys.stderr)
             continue
@@ -257,8 +304,7 @@ def eval_command(args) -> int:
         return 1
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("iou", "mae", "boundary_f")}
     if args.json:
-        print(json.dumps({"segmenter": config.segmenter.name, "images": rows, "mean": mean,
-                          "failed": failures}, indent=2))
+        print(json.dumps({"segmenter": label, "images": rows, "mean": mean, "failed": failures}, indent=2))
     else:
         width = max(len(r["image"]) for r in rows)
         print(f"{'image':<{width}}    IoU     MAE  boundary F")

@@ -4,7 +4,7 @@ Each check is a small function returning a ``Check``: what was looked at, ok or
 not, what was found, and the command that fixes it. Checks never raise; an
 unexpected error is itself a failed check. Checks that depend on a part the
 configuration does not use (a model with the white-studio segmenter, Shopify
-when publishing is off) pass as "not applicable".
+when publishing is off) are skipped, and say why.
 
 Folder permissions are checked for the service user (``booth`` when that user
 exists), not for whoever runs the doctor: run it with sudo to check exactly.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import grp
 import importlib
+import json
 import os
 import pwd
 import shutil
@@ -22,8 +23,10 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from daemon.config import Config, ConfigError, load_config
+from daemon.config import Config, ConfigError, config_findings, load_config
+from daemon.mounts import Mount, mount_of, read_mounts
 
 SERVICE_USER = "booth"
 SERVICE_UNIT = "booth.service"
@@ -31,38 +34,56 @@ SERVICE_UNIT = "booth.service"
 CREDENTIAL_STORE = Path("/etc/booth/credentials")
 REQUIRED_SCOPES = frozenset({"read_products", "write_products", "read_files", "write_files"})
 MIN_FREE_BYTES = 2 * 1024**3
-# Network filesystems: inotify only sees changes made by this machine.
-NETWORK_FS = frozenset({"cifs", "smb3", "smbfs", "nfs", "nfs4", "ceph", "glusterfs", "9p",
-                        "fuse.sshfs", "fuse.rclone", "afs"})
+# What the running daemon writes about itself (daemon/service.py, HEALTH_FILE), under state_dir.
+HEALTH_FILE = "daemon.json"
+# The install docs' layout (docs/install.md): the GPU extra brings CUDA 13 and cuDNN 9.
+REINSTALL = "sudo /opt/booth/.venv/bin/pip install '/opt/booth[gpu]'"
 INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_watches")
 INOTIFY_HEADROOM = 0.8  # product folders accumulate: fail before the limit, not at it
+
+
+Status = Literal["ok", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    status: Status
     detail: str
     fix: str = ""
 
+    @property
+    def ok(self) -> bool:
+        """Nothing to fix: passed, or skipped because it does not apply."""
+        return self.status != "failed"
+
 
 def passed(name: str, detail: str) -> Check:
-    return Check(name, True, detail)
+    return Check(name, "ok", detail)
 
 
 def failed(name: str, detail: str, fix: str = "") -> Check:
-    return Check(name, False, detail, fix)
+    return Check(name, "failed", detail, fix)
+
+
+def skipped(name: str, detail: str) -> Check:
+    """A check that does not apply here; ``detail`` says why."""
+    return Check(name, "skipped", detail)
 
 
 # --------------------------------------------------------------------------- config
 
-def check_config(path: Path) -> tuple[Check, Config | None]:
+def check_config(path: Path) -> tuple[list[Check], Config | None]:
+    """The config loads (one failed check per problem), then what
+    ``config_findings`` warns about that the other checks do not look at."""
+    fix = f"edit {path}, then: booth config check {path}"
     try:
         config = load_config(path)
     except ConfigError as exc:
-        problems = "; ".join(line.strip(" -") for line in str(exc).splitlines()[1:]) or str(exc)
-        return failed("config", f"{path}: {problems}", f"edit {path}, then: booth config check {path}"), None
-    return passed("config", f"{path} is valid"), config
+        return [failed("config", f"{f.key}: {f.message}" if f.key else f.message, fix) for f in exc.findings], None
+    warnings = [failed("config", f"{f.key}: {f.message}", f.fix or fix)
+                for f in config_findings(config, folders=False, models=False) if f.level != "note"]
+    return [passed("config", f"{path} is valid"), *warnings], config
 
 
 # --------------------------------------------------------------------------- folders
@@ -120,13 +141,21 @@ def _read_only_mount(path: Path) -> bool:
     return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
-def check_folder(role: str, path: Path, mode: int, user: User) -> Check:
-    """``path`` exists, is a folder, and ``user`` may read (or write) it."""
+def check_folder(role: str, path: Path, mode: int, user: User, *, create: bool = False) -> Check:
+    """``path`` exists, is a folder, and ``user`` may read (or write) it.
+    ``create``: a missing folder passes when ``user`` may create it (the
+    daemon creates its watch folders at start)."""
     name = f"{role} folder"
     owner = f"{user.name}:{user.group}"
     if not path.exists():
-        return failed(name, f"{path} does not exist",
-                      f"sudo install -d -o {user.name} -g {user.group} {path}")
+        fix = f"sudo install -d -o {user.name} -g {user.group} {path}"
+        if not create:
+            return failed(name, f"{path} does not exist", fix)
+        parent = _existing_parent(path)
+        if parent.is_dir() and _allowed(parent, user, os.W_OK | os.X_OK):
+            return passed(name, f"{path} does not exist yet: it is created at start")
+        return failed(name, f"{path} does not exist and cannot be created by {user.name} "
+                            f"({parent} is not {'writable' if parent.is_dir() else 'a folder'})", fix)
     if not path.is_dir():
         return failed(name, f"{path} is not a folder", f"point the config at a folder, or move {path} away")
     want = ACCESS_WORDS.get(mode, "accessible")
@@ -143,6 +172,20 @@ def check_folder(role: str, path: Path, mode: int, user: User) -> Check:
     fix = (f"sudo chown {owner} {path}" if mode & os.W_OK
            else f"sudo chgrp {user.group} {path} && sudo chmod g+rx {path}")
     return failed(name, f"{path} is not {want} by {user.name} ({found})", fix)
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.parents:
+        if parent.exists():
+            return parent
+    return Path("/")
+
+
+def _allowed(path: Path, user: User, mode: int) -> bool:
+    try:
+        return may_access(path, user, mode)
+    except OSError:
+        return False
 
 
 def _owner(st: os.stat_result) -> str:
@@ -168,57 +211,11 @@ def folder_checks(config: Config, user: User) -> list[Check]:
 
 
 # --------------------------------------------------------------------------- mounts
-
-@dataclass(frozen=True)
-class Mount:
-    mount_point: Path
-    fstype: str
-    source: str
-
-    @property
-    def network(self) -> bool:
-        return self.fstype in NETWORK_FS
-
-
-def parse_mountinfo(text: str) -> list[Mount]:
-    """``/proc/self/mountinfo`` -> mounts, in table order. Fields (proc(5)):
-    id parent major:minor root mount-point options [optional...] - fstype source super-options."""
-    mounts = []
-    for line in text.splitlines():
-        head, sep, tail = line.partition(" - ")
-        fields, rest = head.split(), tail.split()
-        if not sep or len(fields) < 5 or not rest:
-            continue
-        mounts.append(Mount(Path(_unescape(fields[4])), rest[0], _unescape(rest[1]) if len(rest) > 1 else ""))
-    return mounts
-
-
-def _unescape(field: str) -> str:
-    # The kernel writes space, tab, newline and backslash as octal escapes (\040 ...).
-    return field.encode("latin-1").decode("unicode_escape") if "\\" in field else field
-
-
-def mount_of(path: Path, mounts: Iterable[Mount]) -> Mount | None:
-    """The mount ``path`` lives on: the longest matching mount point (the last
-    one wins when a point is mounted over, as the kernel does)."""
-    best: Mount | None = None
-    for mount in mounts:
-        if path == mount.mount_point or mount.mount_point in path.parents:
-            if best is None or len(mount.mount_point.parts) >= len(best.mount_point.parts):
-                best = mount
-    return best
-
-
-def read_mounts() -> list[Mount]:
-    try:
-        return parse_mountinfo(Path("/proc/self/mountinfo").read_text())
-    except OSError:
-        return []
-
+# The mount table is daemon.mounts (the watcher reads the same one).
 
 def check_network_watch(config: Config, mounts: list[Mount]) -> Check:
     name = "network shares"
-    shared = [(p, m) for p in config.watch.paths if (m := mount_of(p.resolve(), mounts)) and m.network]
+    shared = [(p, m) for p in config.watch.paths if (m := mount_of(p, mounts)) and m.network]
     if not shared:
         return passed(name, "no watch folder is on a network share")
     where = ", ".join(f"{p} ({m.fstype} {m.source})" for p, m in shared)
@@ -230,7 +227,7 @@ def check_network_watch(config: Config, mounts: list[Mount]) -> Check:
 
 def check_state_local(config: Config, mounts: list[Mount]) -> Check:
     name = "state on local disk"
-    mount = mount_of(config.state_dir.resolve(), mounts)
+    mount = mount_of(config.state_dir, mounts)
     if mount and mount.network:
         return failed(name, f"{config.state_dir} is on {mount.fstype} {mount.source}: "
                             "the SQLite journal (WAL) needs a local disk",
@@ -243,13 +240,13 @@ def check_inotify(config: Config, mounts: list[Mount], limit_file: Path = INOTIF
     paths must fit well inside ``fs.inotify.max_user_watches``."""
     name = "inotify watches"
     if config.watch.polling:
-        return passed(name, "not applicable: watch.polling is on")
+        return skipped(name, "not applicable: watch.polling is on")
     try:
         limit = int(limit_file.read_text().strip())
     except (OSError, ValueError):
-        return passed(name, f"not applicable: {limit_file} unreadable")
+        return skipped(name, f"not applicable: {limit_file} unreadable")
     roots = [p for p in config.watch.paths
-             if p.is_dir() and not ((m := mount_of(p.resolve(), mounts)) and m.network)]
+             if p.is_dir() and not ((m := mount_of(p, mounts)) and m.network)]
     budget = int(limit * INOTIFY_HEADROOM)
     count = count_folders(roots, stop_after=budget + 1)
     if count > budget:
@@ -279,7 +276,7 @@ def check_free_space(role: str, path: Path, min_free: int = MIN_FREE_BYTES) -> C
     try:
         free = shutil.disk_usage(path).free
     except OSError:
-        return passed(name, f"not applicable: {path} does not exist yet")
+        return skipped(name, f"not applicable: {path} does not exist yet")
     if free < min_free:
         return failed(name, f"{path}: {_gib(free)} free, under {_gib(min_free)}",
                       f"free space on the disk holding {path} (du -sh {path}/*), or move it")
@@ -294,22 +291,28 @@ def _gib(n: int) -> str:
 # The model code is imported only when a model is configured, so the doctor
 # runs (and its other checks hold) on a machine without it.
 
-def check_model(config: Config) -> Check:
+def check_models(config: Config) -> list[Check]:
+    """``check_model`` for every configured segmenter (the default one and each of ``segmenters``)."""
+    return [check_model(config, label) for label in config.segmenter_configs()]
+
+
+def check_model(config: Config, label: str = "default") -> Check:
     """The model file is present and, for a built-in model, matches the registry's
     hash, checked the way the daemon checks it at start:
     ``integrations.models.resolver(models_dir)(name) -> Path`` raises when the
     file is missing, unverifiable or its hash differs."""
-    name = "model file"
-    seg = config.segmenter
+    name = "model file" if label == "default" else f"model file ({label})"
+    key = "segmenter" if label == "default" else f"segmenters.{label}"
+    seg = config.segmenter_configs()[label]
     if seg.name == "white-studio":
-        return passed(name, "not applicable: the white-studio segmenter needs no model")
+        return skipped(name, "not applicable: the white-studio segmenter needs no model")
     if seg.path is not None:
         if Path(seg.path).is_file():
             return passed(name, f"{seg.path} (a file of its own: no registry hash to check)")
-        return failed(name, f"{seg.path} does not exist", "copy the .onnx file there, or fix segmenter.path")
+        return failed(name, f"{seg.path} does not exist", f"copy the .onnx file there, or fix {key}.path")
     resolver = _optional("integrations.models", "resolver")
     if resolver is None:
-        return passed(name, "not applicable: this build has no model registry")
+        return skipped(name, "not applicable: this build has no model registry")
     try:
         path = resolver(config.models_dir)(seg.name)
     except Exception as exc:  # the registry's ModelError, or a file it cannot read
@@ -325,28 +328,28 @@ def check_provider(config: Config) -> Check:
     A GPU that was asked for but does not run fails, even under ``auto``: on
     the CPU a photo takes seconds instead of a fraction of one."""
     name = "execution provider"
-    seg = config.segmenter
-    if seg.name == "white-studio":
-        return passed(name, "not applicable: the white-studio segmenter runs on the CPU")
+    # The default segmenter's providers, or those of the first model a category uses.
+    seg = next((s for s in config.segmenter_configs().values() if s.is_onnx), None)
+    if seg is None:
+        return skipped(name, "not applicable: the white-studio segmenter runs on the CPU")
     try:
         providers = importlib.import_module("pipeline.segment.providers")
     except ImportError:
-        return passed(name, "not applicable: this build has no provider probe")
+        return skipped(name, "not applicable: this build has no provider probe")
     wanted = providers.AUTO_ORDER if seg.providers == "auto" else tuple(seg.providers)
     try:
         running = next((p for p in wanted if providers.provider_runs(p)), None)
-        _plan, skipped = providers.plan_providers(seg.providers)
+        _plan, not_started = providers.plan_providers(seg.providers)
     except Exception as exc:  # onnxruntime itself missing or broken
-        return failed(name, f"cannot run onnxruntime: {exc}", "reinstall: /opt/booth/.venv/bin/pip install -e /opt/booth")
+        return failed(name, f"cannot run onnxruntime: {exc}", f"reinstall: {REINSTALL}")
     gpu_wanted = [p for p in wanted if p in providers.GPU_PROVIDERS]
     if running is None or (gpu_wanted and running not in providers.GPU_PROVIDERS):
-        reason = next((skipped[p] for p in (providers.CUDA, providers.TENSORRT) if p in skipped),
+        reason = next((not_started[p] for p in (providers.CUDA, providers.TENSORRT) if p in not_started),
                       "the GPU provider did not start")
         reason, _, fix = reason.partition("; fix: ")
         where = f"only {running} runs" if running else "nothing runs"
-        return failed(name, f"{where}: {reason}",
-                      f"{fix or 'nvidia-smi, then install the CUDA and cuDNN libraries onnxruntime-gpu needs'}; "
-                      "or accept the CPU with 'segmenter: {providers: [cpu]}'")
+        fix = fix or f"nvidia-smi (driver 580 or newer), then the CUDA 13 and cuDNN 9 libraries: {REINSTALL}"
+        return failed(name, f"{where}: {reason}", f"{fix}; or accept the CPU with 'segmenter: {{providers: [cpu]}}'")
     return passed(name, f"{running} runs a test inference")
 
 
@@ -372,13 +375,13 @@ def check_shopify(config: Config, environ: Mapping[str, str] = os.environ) -> li
     publishing needs (one query: ``currentAppInstallation.accessScopes``)."""
     names = ("shopify credentials", "shopify scopes")
     if not config.shopify.enabled:
-        return [passed(n, "not applicable: shopify.enabled is false") for n in names]
+        return [skipped(n, "not applicable: shopify.enabled is false") for n in names]
     try:
         from integrations.shopify.auth import token_source
         from integrations.shopify.client import AdminClient
         from integrations.shopify.errors import PublishError
     except ImportError:
-        return [passed(n, "not applicable: this build has no Shopify client") for n in names]
+        return [skipped(n, "not applicable: this build has no Shopify client") for n in names]
     import httpx
 
     from daemon.logging import register_secret
@@ -393,7 +396,7 @@ def check_shopify(config: Config, environ: Mapping[str, str] = os.environ) -> li
             return [failed(names[0], str(exc),
                            f"sudo install -d -m 700 {CREDENTIAL_STORE} && sudo install -m 600 /dev/stdin "
                            f"{target} (paste the shpat_ token, then Ctrl-D; run the doctor with sudo to read it)"),
-                    passed(names[1], "not checked: no credentials")]
+                    skipped(names[1], "not checked: no credentials")]
         creds = passed(names[0], f"token from {getattr(auth, 'source', 'the client-credentials grant')}")
         try:
             data = AdminClient(shop, auth, http=http).execute(SCOPES_QUERY)
@@ -446,7 +449,7 @@ def check_sandbox(config: Config, sandbox: Sandbox | None) -> Check:
     """Under ProtectSystem=strict the service writes only where the unit says."""
     name = "service sandbox"
     if sandbox is None:
-        return passed(name, f"not applicable: {SERVICE_UNIT} is not installed here")
+        return skipped(name, f"not applicable: {SERVICE_UNIT} is not installed here")
     # Watched folders too: quarantined (and archived or deleted) originals leave them.
     written = [config.output.dir, config.state_dir, config.quarantine, *config.watch.paths]
     if config.after_success == "archive":
@@ -470,6 +473,47 @@ def _under(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+# --------------------------------------------------------------------------- the running daemon
+
+def check_daemon_roots(config: Config) -> list[Check]:
+    """The watch folders as the running daemon sees them: ``state_dir/daemon.json``
+    lists ``roots`` as {"path", "ok", "observer", "error"}. A folder it cannot
+    watch (a share not mounted, a folder it may not read) fails, naming it and why."""
+    name = "watched by the daemon"
+    health_file = Path(config.state_dir) / HEALTH_FILE
+    try:
+        health = json.loads(health_file.read_text())
+    except FileNotFoundError:
+        return [skipped(name, f"not applicable: the daemon is not running ({health_file} does not exist)")]
+    except (OSError, ValueError) as exc:
+        return [skipped(name, f"not applicable: {health_file} cannot be read ({exc})")]
+    if not isinstance(health, dict) or health.get("stopped") or not _alive(health.get("pid")):
+        return [skipped(name, f"not applicable: the daemon is not running (as {health_file} says)")]
+    roots = [r for r in health.get("roots") or () if isinstance(r, dict)]
+    if not roots:
+        return [skipped(name, "not applicable: the running daemon does not report its folders")]
+    checks = [failed(name, f"{r.get('path')}: {r.get('error') or 'not watched'}",
+                     f"create it or mount the share, readable by {SERVICE_USER} (ls -ld {r.get('path')}); "
+                     f"the daemon looks again every {config.watch.root_check_seconds:g} s")
+              for r in roots if not r.get("ok")]
+    watched = [f"{r.get('path')} ({r.get('observer') or 'watched'})" for r in roots if r.get("ok")]
+    if watched:
+        checks.append(passed(name, ", ".join(watched)))
+    return checks
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and another user's (the service's)
+        return True
+    return True
+
+
 # --------------------------------------------------------------------------- all
 
 INSTALLED = object()  # run_checks(sandbox=...): read the installed unit
@@ -485,13 +529,14 @@ def run_checks(config: Config, *, user: User | None = None, mounts: list[Mount] 
     sandbox = read_sandbox() if sandbox is INSTALLED else sandbox
     steps = [
         ("folders", lambda: folder_checks(config, user)),
+        ("watched by the daemon", lambda: check_daemon_roots(config)),
         ("service sandbox", lambda: check_sandbox(config, sandbox)),
         ("network shares", lambda: check_network_watch(config, mounts)),
         ("state on local disk", lambda: check_state_local(config, mounts)),
         ("inotify watches", lambda: check_inotify(config, mounts)),
         ("free space (output)", lambda: check_free_space("output", config.output.dir)),
         ("free space (state)", lambda: check_free_space("state", config.state_dir)),
-        ("model file", lambda: check_model(config)),
+        ("model file", lambda: check_models(config)),
         ("execution provider", lambda: check_provider(config)),
         ("shopify", lambda: check_shopify(config, environ)),
     ]

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from pipeline.template import check_template
 
@@ -19,7 +19,23 @@ _HEX = re.compile(r"^#?([0-9a-fA-F]{6})([0-9a-fA-F]{2})?$")
 
 
 class Params(BaseModel):
+    """The one base of every config model: frozen, and an unknown key is an error."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    # Relative to the config file's folder (``context={"base": folder}``), not
+    # to wherever the process was started; without a base it stays relative.
+    path = value.expanduser()
+    base = (info.context or {}).get("base")
+    return path if path.is_absolute() or base is None else Path(base) / path
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+"""A path in ``config.yaml``: ``~`` expanded, a relative one taken from the
+config file's folder (``Model.model_validate(raw, context={"base": folder})``).
+A default resolves the same way when its field has ``validate_default=True``."""
 
 
 def parse_colour(value: str | tuple | list) -> tuple[int, int, int]:
@@ -87,6 +103,9 @@ class ComposeParams(Params):
     align: Literal["center", "bottom"] = "center"
     background: Colour | Literal["transparent"] = (255, 255, 255)
     upscale: bool = Field(True, description="enlarge small products to fill the padded canvas")
+    scale: Literal["photo", "product"] = Field(
+        "photo", description="photo: each view fills its canvas; product: all views of one product share one "
+        "scale (the booth shoots them at one distance), so they keep their true relative size")
     subject_threshold: Unit = Field(0.5, description="alpha above which a pixel counts when cropping")
 
     @field_validator("background", mode="before")
@@ -112,7 +131,7 @@ class ShadowParams(Params):
 
 class BarParams(Params):
     text: str = "{title}"
-    font: Path | None = Field(None, description="a .ttf/.otf file; the bundled font when unset")
+    font: ConfigPath | None = Field(None, description="a .ttf/.otf file; the bundled font when unset")
     size: float = Field(3.0, gt=0, le=20, description="text height, % of canvas height")
     colour: Colour = (255, 255, 255)
     background: Colour = (0, 0, 0)
@@ -138,7 +157,7 @@ class BarParams(Params):
 
 
 class LogoParams(Params):
-    path: Path
+    path: ConfigPath
     position: Literal["top-left", "top-right", "bottom-left", "bottom-right", "center"] = "top-right"
     scale: float = Field(12.0, gt=0, le=100, description="logo width, % of canvas width")
     opacity: Unit = 0.8

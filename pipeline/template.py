@@ -7,8 +7,9 @@ run time cannot fail: a field the photo does not have is blank.
 
 from __future__ import annotations
 
+import difflib
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 
 class _Blank(dict):
@@ -31,6 +32,29 @@ def check_template(template: str) -> str:
         if spec and "{" in spec:
             raise ValueError(f"template {template!r}: nested fields in {{{name}:{spec}}} are not supported")
     return template
+
+
+def template_fields(template: str) -> list[str]:
+    """The field names a (checked) template uses, in order, each once."""
+    try:
+        names = [name for _text, name, _spec, _conv in string.Formatter().parse(template) if name]
+    except ValueError:
+        return []
+    return list(dict.fromkeys(names))
+
+
+def unknown_fields(template: str, known: Iterable[str]) -> list[str]:
+    """One line per field of ``template`` outside ``known``, with the closest
+    known name: ``"{titel} (did you mean {title}?)"``. Empty when all are known."""
+    known = sorted(set(known))
+    out = []
+    for name in template_fields(template):
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {{{close[0]}}}?)" if close else f" (known: {', '.join(known)})" if known else ""
+        out.append(f"{{{name}}}{hint}")
+    return out
 
 
 def fill_template(template: str, fields: Mapping[str, str]) -> str:

@@ -3,6 +3,7 @@ the real CLI in a subprocess, and a real HTTP Admin API on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import subprocess
@@ -14,10 +15,11 @@ import pytest
 from daemon import doctor
 from daemon.config import load_config
 from daemon.doctor import (
-    Mount, Sandbox, User, check_folder, check_free_space, check_inotify, check_model, check_provider,
-    check_network_watch, check_sandbox, check_shopify, check_state_local, count_folders,
-    mount_of, parse_mountinfo, parse_unit_properties, run_checks,
+    Sandbox, User, check_config, check_daemon_roots, check_folder, check_free_space, check_inotify, check_model,
+    check_models, check_network_watch, check_provider, check_sandbox, check_shopify, check_state_local,
+    count_folders, parse_unit_properties, run_checks,
 )
+from daemon.mounts import NETWORK_FILESYSTEMS, Mount, mount_of, network_fs, parse_mountinfo
 
 REPO = Path(__file__).resolve().parent.parent
 ME = User.named(pwd.getpwuid(os.geteuid()).pw_name)
@@ -54,6 +56,7 @@ def checks_for(site: Path, **kw) -> dict[str, doctor.Check]:
 def test_a_good_setup_passes_every_check(site):
     checks = checks_for(site)
     assert all(c.ok for c in checks.values()), [c for c in checks.values() if not c.ok]
+    assert checks["watch folder"].status == "ok" and checks["shopify credentials"].status == "skipped"
     assert {"watch folder", "output folder", "state folder", "quarantine folder", "inotify watches",
             "model file", "execution provider", "shopify credentials", "shopify scopes"} <= set(checks)
 
@@ -101,6 +104,26 @@ def test_cli_reports_an_invalid_config(tmp_path):
                           env={**os.environ, "PYTHONIOENCODING": "utf-8"})
     assert done.returncode == 1
     assert done.stdout.startswith("✗ config: ") and "wacth: unknown key (did you mean 'watch'?)" in done.stdout
+
+
+def test_each_config_error_is_a_line_of_its_own(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("wacth: {paths: [inbox]}\ncategories: {default: {shadow: {mode: dramatic}}}\n")
+    checks, config = check_config(path)
+    assert config is None and [c.status for c in checks] == ["failed", "failed"]
+    assert sorted(c.detail.split(":")[0] for c in checks) == ["categories.default.shadow.mode", "wacth"]
+    assert all(f"booth config check {path}" in c.fix for c in checks)
+
+
+def test_cli_shows_checks_that_do_not_apply_with_a_dash(site):
+    done = subprocess.run([sys.executable, "-m", "daemon.cli", "doctor", "--config", str(site / "config.yaml"),
+                           "--user", ME.name], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+    lines = done.stdout.splitlines()
+    assert "- model file: not applicable: the white-studio segmenter needs no model" in lines
+    assert "- shopify credentials: not applicable: shopify.enabled is false" in lines
+    assert not [line for line in lines if line.startswith("✓") and "not applicable" in line]
+    assert "not applicable" in lines[-1]
 
 
 # --------------------------------------------------------------------------- mounts
@@ -314,3 +337,64 @@ def test_a_crashing_check_is_a_failed_check(site, monkeypatch):
 
 def test_mount_dataclass_knows_network_types():
     assert Mount(Path("/x"), "smb3", "//a/b").network and not Mount(Path("/x"), "xfs", "/dev/sda").network
+    assert {"davfs", "fuse.davfs2", "cifs", "nfs4", "fuse.sshfs"} <= NETWORK_FILESYSTEMS
+
+
+def test_network_fs_names_the_share_type_or_none():
+    mounts = parse_mountinfo(MOUNTINFO)
+    assert network_fs(Path("/srv/booth/Booth Drive/Cameras"), mounts) == "cifs"
+    assert network_fs(Path("/srv/booth/outbox"), mounts) is None
+    assert mount_of(Path("/srv/booth"), []) is None
+
+
+def test_the_real_mount_table_holds_the_root():
+    assert mount_of(Path("/")) is not None  # read from /proc/self/mountinfo
+
+
+# --------------------------------------------------------------------------- the running daemon
+
+def write_health(site: Path, roots: list[dict], **extra) -> None:
+    health = {"pid": os.getpid(), "stopped": False, "roots": roots, **extra}
+    (site / "state" / "daemon.json").write_text(json.dumps(health))
+
+
+def test_a_folder_the_running_daemon_cannot_watch_fails_naming_it_and_why(site):
+    write_health(site, [
+        {"path": str(site / "inbox"), "ok": True, "observer": "native", "error": None},
+        {"path": "/srv/share/Drive", "ok": False, "observer": None, "error": "No such file or directory"}])
+    bad, good = check_daemon_roots(load_config(site / "config.yaml"))
+    assert bad.status == "failed" and bad.detail == "/srv/share/Drive: No such file or directory"
+    assert "mount the share" in bad.fix and "every 5 s" in bad.fix
+    assert good.status == "ok" and good.detail == f"{site / 'inbox'} (native)"
+
+
+@pytest.mark.parametrize("health", [None, {"pid": os.getpid(), "stopped": True, "roots": []},
+                                    {"pid": 2**22 + 12345, "stopped": False, "roots": [{"path": "/x", "ok": False}]}])
+def test_without_a_running_daemon_the_daemon_check_does_not_apply(site, health):
+    if health is not None:
+        (site / "state" / "daemon.json").write_text(json.dumps(health))
+    (check,) = check_daemon_roots(load_config(site / "config.yaml"))
+    assert check.status == "skipped" and "not running" in check.detail
+
+
+def test_the_doctor_reports_the_daemons_unusable_folders(site):
+    write_health(site, [{"path": "/srv/share/Drive", "ok": False, "observer": None, "error": "cannot be read"}])
+    found = run_checks(load_config(site / "config.yaml"), user=ME, mounts=[], sandbox=None, environ={})
+    assert [c.detail for c in found if c.name == "watched by the daemon"] == ["/srv/share/Drive: cannot be read"]
+
+
+# --------------------------------------------------------------------------- every segmenter
+
+def test_each_configured_model_is_checked(site):
+    write_config(site, "segmenters: {studio: {name: white-studio}, own: {name: custom, path: models/cut.onnx, "
+                       "contract: birefnet-general}}\n")
+    checks = {c.name: c for c in check_models(load_config(site / "config.yaml"))}
+    assert checks["model file"].status == "skipped" and checks["model file (studio)"].status == "skipped"
+    own = checks["model file (own)"]
+    assert own.status == "failed" and str(site / "models" / "cut.onnx") in own.detail
+    assert "segmenters.own.path" in own.fix
+
+
+def test_a_watch_folder_that_can_be_created_passes_with_create(tmp_path):
+    assert check_folder("watch", tmp_path / "new" / "inbox", os.R_OK | os.X_OK, ME, create=True).ok
+    assert not check_folder("watch", tmp_path / "new" / "inbox", os.R_OK | os.X_OK, ME).ok

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from daemon.cli import config_path
-from daemon.doctor import Check, User, check_config, run_checks
+
+MARKS = {"ok": "✓", "failed": "✗", "skipped": "-"}
 
 
 def register(sub) -> None:
@@ -17,9 +18,10 @@ def register(sub) -> None:
 
 
 def doctor_command(args) -> int:
+    from daemon.doctor import User, check_config, run_checks
+
     path = config_path(args.config)
-    first, config = check_config(path)
-    checks = [first]
+    checks, config = check_config(path)
     if config is not None:
         try:
             user = User.named(args.user)
@@ -29,14 +31,18 @@ def doctor_command(args) -> int:
         checks += run_checks(config, user=user)
     for check in checks:
         print(render(check))
-    bad = sum(not c.ok for c in checks)
-    print(f"{len(checks) - bad} passed, {bad} failed" if bad else f"all {len(checks)} checks passed")
+    bad = sum(c.status == "failed" for c in checks)
+    done = sum(c.status == "ok" for c in checks)
+    skipped = len(checks) - bad - done
+    tail = f", {skipped} not applicable" if skipped else ""
+    print(f"{done} passed, {bad} failed{tail}" if bad else f"all {done} checks passed{tail}")
     return 1 if bad else 0
 
 
-def render(check: Check) -> str:
-    """One line: a tick or a cross, what was checked, what was found, and the fix."""
-    line = f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}"
-    if check.fix and not check.ok:
+def render(check) -> str:
+    """One line: a tick, a cross or a dash (does not apply), what was checked,
+    what was found, and the fix."""
+    line = f"{MARKS[check.status]} {check.name}: {check.detail}"
+    if check.fix and check.status == "failed":
         line += f"  -> fix: {check.fix}"
     return " ".join(line.splitlines())  # one check, one line, whatever an error message holds

@@ -6,8 +6,6 @@ import sys
 from pathlib import Path
 
 from daemon.cli import config_path
-from daemon.config import ConfigError, load_config
-from integrations import models
 
 
 def register(sub) -> None:
@@ -38,6 +36,8 @@ def register(sub) -> None:
 
 def _context(args) -> tuple[Path, str | None] | None:
     """(models folder, configured segmenter name) or None after printing why not."""
+    from daemon.config import ConfigError, load_config
+
     if args.dir is not None and args.config is None:
         return args.dir, None
     try:
@@ -49,6 +49,8 @@ def _context(args) -> tuple[Path, str | None] | None:
 
 
 def list_command(args) -> int:
+    from integrations import models
+
     context = _context(args)
     if context is None:
         return 2
@@ -84,6 +86,8 @@ def _execution_line() -> str:
 
 
 def fetch_command(args) -> int:
+    from integrations import models
+
     context = _context(args)
     if context is None:
         return 2
@@ -101,6 +105,8 @@ def fetch_command(args) -> int:
 
 
 def verify_command(args) -> int:
+    from integrations import models
+
     context = _context(args)
     if context is None:
         return 2

@@ -13,7 +13,7 @@ import structlog
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.errors import SegmenterError
-from pipeline.profile import Params
+from pipeline.profile import ConfigPath, Params
 from pipeline.segment.base import Segmentation, Segmenter
 from pipeline.segment.contracts import BUILTIN_CONTRACTS, ModelContract, builtin_contract
 from pipeline.segment.onnx import SecondPassParams
@@ -28,7 +28,7 @@ class SegmenterConfig(Params):
     on_load_failure: Literal["fail", "white-studio"] = "fail"
     white_studio: WhiteStudioParams = WhiteStudioParams()
     # --- ONNX models (any name but white-studio)
-    path: Path | None = Field(None, description="the .onnx file: required for 'custom'; for a built-in "
+    path: ConfigPath | None = Field(None, description="the .onnx file: required for 'custom'; for a built-in "
                                                 "name it replaces the file `booth models fetch` installs")
     contract: ModelContract | None = Field(
         None, description="a built-in contract's name or a full contract; default: the built-in model's")

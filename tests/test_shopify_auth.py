@@ -20,7 +20,7 @@ from integrations.shopify.client import AdminClient
 from integrations.shopify.errors import AuthError, PublishError
 from integrations.shopify.publish import Publisher
 from tests.fake_shopify import FakeShopify
-from tests.fake_shopify.testing import TOKEN, DictIds, request_for, shop_config, tiny_image
+from tests.fake_shopify.testing import TOKEN, MemoryStore, request_for, shop_config, tiny_image
 
 SECRET = "shpss_fake_client_secret"
 
@@ -49,7 +49,7 @@ def test_token_from_the_environment_is_registered_as_a_secret():
 def test_token_from_a_systemd_credential(tmp_path):
     (tmp_path / "shopify-token").write_text(TOKEN + "\n")
     tokens, seen, _ = source("http://127.0.0.1:9", {"CREDENTIALS_DIRECTORY": str(tmp_path)})
-    assert tokens.token() == TOKEN and seen == [TOKEN]
+    assert tokens.token() == TOKEN and seen == [TOKEN + "\n"]  # registered as read; every form is redacted
 
 
 def test_no_source_is_a_permanent_error_naming_the_options():
@@ -147,11 +147,11 @@ def _publish_with_faults(fake, tmp_path):
     for kind in ("429", "502", "drop", "throttled"):
         fake.inject(kind)
     fake.faults.retry_after = "0.01"
-    publisher.publish(request_for(path, sha, "CAM-1"), DictIds())
+    publisher.publish(request_for(path, sha, "CAM-1"), MemoryStore())
     fake.store.scopes.discard("write_files")
     path2, sha2 = tiny_image(tmp_path, "b.jpg", seed=2)
     with pytest.raises(PublishError) as caught:
-        publisher.publish(request_for(path2, sha2, "CAM-1", view="back", index=1), DictIds())
+        publisher.publish(request_for(path2, sha2, "CAM-1", view="back", index=1), MemoryStore())
     structlog.get_logger("test").error("publish failed", error=str(caught.value), exc_info=caught.value)
     return caught.value
 

@@ -10,7 +10,7 @@ import pytest
 from integrations.shopify import queries as Q
 from integrations.shopify.auth import StaticToken
 from integrations.shopify.client import (MAX_RETRY_AFTER, AdminClient, CostBucket, admin_endpoint,
-                                         retry_after_seconds)
+                                         retry_after_seconds, shop_origin)
 from integrations.shopify.config import ShopifyConfig
 from integrations.shopify.errors import AmbiguousError, AuthError, GraphQLError, PermanentError, TransientError
 from tests.fake_shopify import FakeShopify
@@ -31,13 +31,21 @@ def client_for(fake, token=TOKEN, **changes):
     return AdminClient(shop_config(fake.url, **changes), StaticToken(token, "test"), sleep=sleeps), sleeps
 
 
-def test_admin_url_builds_on_shopifyapi_versioned_paths():
-    assert admin_endpoint(ShopifyConfig(shop="my-store")) == \
-        "https://my-store.myshopify.com/admin/api/2026-01/graphql.json"
+@pytest.mark.parametrize("shop", ["my-store", "my-store.myshopify.com", "https://my-store.myshopify.com/"])
+def test_the_admin_endpoint_is_the_shops_versioned_graphql_path(shop):
+    config = ShopifyConfig(shop=shop, api_version="2025-10")
+    assert admin_endpoint(config) == "https://my-store.myshopify.com/admin/api/2025-10/graphql.json"
+    assert shop_origin(config) == "https://my-store.myshopify.com"
+
+
+def test_admin_url_replaces_the_origin_and_keeps_a_version_path_it_has():
     assert admin_endpoint(ShopifyConfig(shop="x", admin_url="http://127.0.0.1:9/")) == \
         "http://127.0.0.1:9/admin/api/2026-01/graphql.json"
-    with pytest.raises(PermanentError, match="2026-1"):
-        admin_endpoint(ShopifyConfig(shop="x", api_version="2026-1"))
+    assert admin_endpoint(ShopifyConfig(admin_url="http://127.0.0.1:9/admin/api/2025-01")) == \
+        "http://127.0.0.1:9/admin/api/2025-01/graphql.json"
+    assert shop_origin(ShopifyConfig(admin_url="http://127.0.0.1:9/proxy")) == "http://127.0.0.1:9"
+    with pytest.raises(PermanentError, match="shopify.shop"):
+        admin_endpoint(ShopifyConfig())
 
 
 def test_every_request_has_a_timeout_and_a_slow_answer_to_a_query_is_asked_again():

@@ -17,7 +17,7 @@ def test_defaults_are_off_and_valid():
     ({"title_serial_pattern": r"(?P<title>.+)"}, "serial"),
     ({"title_serial_pattern": r"(?P<title"}, "regular expression"),
     ({"alt": "{title"}, "template"),
-    ({"alt": "{0} {title}"}, "plain names"),
+    ({"alt": "{0} {title}"}, "not a field name"),
     ({"replace": "replace-some"}, "replace"),
 ])
 def test_bad_publish_params_name_the_problem(changes, message):
@@ -29,3 +29,30 @@ def test_enabled_needs_a_shop_or_an_admin_url():
     with pytest.raises(ValidationError, match="shop"):
         ShopifyConfig(enabled=True)
     assert ShopifyConfig(enabled=True, admin_url="http://127.0.0.1:1").enabled
+
+
+@pytest.mark.parametrize("given", ["my-store", "My-Store", "my-store.myshopify.com", " my-store.myshopify.com ",
+                                   "https://my-store.myshopify.com", "https://my-store.myshopify.com/admin/"])
+def test_the_shop_is_normalised_to_its_myshopify_domain(given):
+    assert ShopifyConfig(shop=given).shop == "my-store.myshopify.com"
+
+
+@pytest.mark.parametrize("shop, message", [
+    ("shop.example.com", "myshopify.com"),
+    ("my store", "store name"),
+    ("https://", "store name"),
+])
+def test_a_shop_that_is_not_a_store_name_is_refused(shop, message):
+    with pytest.raises(ValidationError, match=message):
+        ShopifyConfig(shop=shop)
+
+
+@pytest.mark.parametrize("version", ["2026-1", "2026-13", "26-01", "latest", ""])
+def test_the_api_version_must_be_yyyy_mm(version):
+    with pytest.raises(ValidationError, match="YYYY-MM"):
+        ShopifyConfig(api_version=version)
+
+
+def test_an_admin_url_must_be_http():
+    with pytest.raises(ValidationError, match="http"):
+        ShopifyConfig(admin_url="127.0.0.1:9")

@@ -24,8 +24,8 @@ def test_every_query_is_valid_and_not_deprecated(name):
 
 
 @pytest.mark.parametrize("name", sorted(queries.ALL))
-def test_every_document_stays_under_shopifys_cost_limit_with_the_largest_first_booth_sends(name):
-    requested = cost(queries.ALL[name], {"first": queries.SEARCH_FIRST})
+def test_every_document_stays_under_shopifys_cost_limit_with_the_first_booth_sends_it_with(name):
+    requested = cost(queries.ALL[name], {"first": queries.FIRST.get(name, 1)})
     assert requested <= MAX_QUERY_COST
     assert requested <= DEFAULT_COST  # the client's guess before Shopify has priced it never falls short
 
@@ -129,3 +129,7 @@ def test_responses_carry_the_cost_and_throttle_status():
         status = body["extensions"]["cost"]["throttleStatus"]
         assert status["maximumAvailable"] == 1000.0 and status["restoreRate"] == 100.0
         assert body["data"]["currentAppInstallation"]["accessScopes"]
+
+
+def test_every_document_with_a_first_variable_is_priced_with_the_first_it_is_sent_with():
+    assert {name for name, document in queries.ALL.items() if "$first" in document} == set(queries.FIRST)

@@ -1,9 +1,5 @@
 """One small client for the Admin GraphQL API over httpx.
 
-ShopifyAPI builds and validates the versioned Admin URL; the transport is our
-own because ShopifyAPI's has no request timeout, hides the status and headers
-(``Retry-After``), and prints error bodies to stdout.
-
 What the client does for every request:
 - paces itself from ``extensions.cost.throttleStatus`` so the cost bucket is
   never emptied (a reserve is always left for other apps on the store);
@@ -16,7 +12,10 @@ What the client does for every request:
   ``INTERNAL_SERVER_ERROR``): that raises ``AmbiguousError`` so the publish
   flow looks for its result before sending it again;
 - turns 401/403 and ``ACCESS_DENIED`` into ``AuthError`` naming the scope.
-The token only ever travels in a request header; no message here carries it.
+
+The token only ever travels in a request header. Text that comes back from a
+server (a body, a GraphQL message, an httpx error) may echo the request, so it
+goes through ``secrets.scrub`` before it becomes part of any exception.
 """
 
 from __future__ import annotations
@@ -30,10 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 import httpx
-import shopify
 import structlog
 from tenacity import (Retrying, retry_if_exception, stop_after_attempt, stop_after_delay,
                       wait_exponential_jitter)
+
+from integrations.secrets import scrub
 
 from .config import ShopifyConfig
 from .errors import AmbiguousError, AuthError, GraphQLError, PermanentError, TransientError
@@ -57,16 +57,28 @@ MAX_RETRY_AFTER = 60.0  # seconds; a longer Retry-After is cut to this
 
 
 
+def remote_text(text: object, limit: int = 300) -> str:
+    """Text from a server, fit for an exception message: secrets redacted
+    first (so a cut cannot leave part of one), then cut to ``limit``."""
+    return scrub(text).strip()[:limit]
+
+
+def request_timeout(config: ShopifyConfig) -> httpx.Timeout:
+    """Every request's timeout: ``timeout`` for each phase, connecting at most ``connect_timeout``."""
+    return httpx.Timeout(config.timeout, connect=min(config.connect_timeout, config.timeout))
+
+
 def post_or_retry_later(http: httpx.Client, url: str, what: str, **kwargs: Any) -> httpx.Response:
     """POST ``url``. A dropped connection, a 5xx or a 429 is a ``TransientError``
     naming ``what`` (try again later); any other answer is the caller's to read."""
     try:
         response = http.post(url, **kwargs)
     except httpx.TransportError as exc:
-        raise TransientError(f"{what}: {type(exc).__name__}") from None
+        raise TransientError(f"{what}: {_described(exc)}") from None
     if response.status_code >= 500 or response.status_code == 429:
         raise TransientError(f"{what}: HTTP {response.status_code}")
     return response
+
 
 class TokenSource(Protocol):
     def token(self) -> str: ...
@@ -86,16 +98,15 @@ class RetryLater(TransientError):
 
 
 def admin_endpoint(config: ShopifyConfig) -> str:
-    """The versioned GraphQL endpoint; ``admin_url`` replaces the shop's origin."""
-    try:
-        version = shopify.ApiVersion.coerce_to_version(config.api_version)
-    except shopify.VersionNotFoundError:
-        raise PermanentError(f"Shopify API version {config.api_version!r} is not a YYYY-MM version") from None
+    """The versioned GraphQL endpoint, ``https://<shop>.myshopify.com/admin/api/<version>/graphql.json``;
+    ``admin_url`` replaces the shop's origin (and the version path, when it has one)."""
     if config.admin_url:
         base = config.admin_url.rstrip("/")
-        path = base if "/admin/api/" in base else version.api_path(base)
+        path = base if "/admin/api/" in base else f"{base}/admin/api/{config.api_version}"
+    elif config.shop:
+        path = f"https://{config.shop}/admin/api/{config.api_version}"
     else:
-        path = shopify.Session(config.shop, config.api_version).site
+        raise PermanentError("no Shopify store configured: set shopify.shop")
     return f"{path}/graphql.json"
 
 
@@ -104,7 +115,9 @@ def shop_origin(config: ShopifyConfig) -> str:
     if config.admin_url:
         url = httpx.URL(config.admin_url)
         return f"{url.scheme}://{url.netloc.decode()}"
-    return f"https://{shopify.Session(config.shop, config.api_version).url}"
+    if not config.shop:
+        raise PermanentError("no Shopify store configured: set shopify.shop")
+    return f"https://{config.shop}"
 
 
 def operation(document: str) -> str:
@@ -192,8 +205,11 @@ class AdminClient:
         self.config = config
         self._on_retry = on_retry
         self.endpoint = admin_endpoint(config)
+        url = httpx.URL(self.endpoint)
+        self._origin = f"{url.scheme}://{url.netloc.decode()}"
         self._auth = auth
-        self._http = http or httpx.Client(timeout=config.timeout)
+        self._timeout = request_timeout(config)
+        self._http = http or httpx.Client(timeout=self._timeout)
         self._sleep = sleep
         self._clock = clock
         self.bucket = CostBucket(reserve=config.throttle_reserve)
@@ -210,6 +226,24 @@ class AdminClient:
         mutation = document.lstrip().startswith("mutation")
         return self._retrying(lambda: self._once(document, variables or {}, mutation), operation(document))
 
+    def paged(self, document: str, variables: dict, root: str, connection: str | None = None,
+              limit: int | None = None) -> tuple[dict | None, list[dict]]:
+        """Every node of a connection, page by page (``$after``): ``data[root][connection]``,
+        or ``data[root]`` itself when ``connection`` is None. Returns (the root
+        object, the nodes); (None, []) when the root object does not exist.
+        Stops once ``limit`` nodes are in hand."""
+        nodes: list[dict] = []
+        after = None
+        while True:
+            owner = self.execute(document, {**variables, "after": after})[root]
+            if owner is None:
+                return None, []
+            page = owner[connection] if connection else owner
+            nodes.extend(page["nodes"])
+            if not page["pageInfo"]["hasNextPage"] or (limit is not None and len(nodes) >= limit):
+                return owner, nodes
+            after = page["pageInfo"]["endCursor"]
+
     def upload(self, url: str, parameters: list[dict], filename: str, body: bytes, mime: str) -> None:
         """Multipart POST to a staged upload target: every parameter as a form
         field, in order, and the file last. Re-sending is harmless, so every
@@ -218,10 +252,10 @@ class AdminClient:
             fields = [(p["name"], (None, p["value"])) for p in parameters]
             fields.append(("file", (filename, body, mime)))
             response = post_or_retry_later(self._http, url, f"staged upload of {filename}",
-                                           files=fields, timeout=self.config.timeout)
+                                           files=fields, timeout=self._timeout)
             if response.status_code >= 400:
                 raise PermanentError(f"staged upload of {filename} refused: HTTP {response.status_code} "
-                                     f"{response.text[:200]}")
+                                     f"{remote_text(response.text, 200)}")
         self._retrying(once, "stagedUpload")
 
     # ----------------------------------------------------------------- internals
@@ -268,15 +302,15 @@ class AdminClient:
         try:
             response = self._http.post(
                 self.endpoint, json={"query": document, "variables": variables},
-                headers={"X-Shopify-Access-Token": token}, timeout=self.config.timeout)
+                headers={"X-Shopify-Access-Token": token}, timeout=self._timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             self.bucket.settle(cost, None, self._clock())
-            raise TransientError(f"{op}: cannot reach Shopify ({type(exc).__name__})") from None
+            raise TransientError(f"{op}: cannot reach Shopify at {self._origin} ({_described(exc)})") from None
         except httpx.TransportError as exc:
             self.bucket.settle(cost, None, self._clock())
             # Sent, but no answer: a query can simply be asked again, a mutation cannot.
             kind = AmbiguousError if mutation else TransientError
-            raise kind(f"{op}: no answer from Shopify ({type(exc).__name__})") from None
+            raise kind(f"{op}: no answer from Shopify ({_described(exc)})") from None
         except BaseException:
             self.bucket.settle(cost, None, self._clock())
             raise
@@ -304,7 +338,7 @@ class AdminClient:
             kind = AmbiguousError if mutation else TransientError
             raise kind(f"{op}: Shopify answered HTTP {status}")
         if status >= 400:
-            raise PermanentError(f"{op}: HTTP {status}: {response.text[:300]}")
+            raise PermanentError(f"{op}: HTTP {status}: {remote_text(response.text)}")
         if body is None:
             raise (AmbiguousError if mutation else TransientError)(f"{op}: unreadable response")
         if errors := body.get("errors"):
@@ -313,7 +347,7 @@ class AdminClient:
 
     def _raise_for(self, errors: list[dict], op: str, body: dict, mutation: bool) -> None:
         codes = {(e.get("extensions") or {}).get("code") for e in errors}
-        messages = "; ".join(str(e.get("message", "")) for e in errors)[:500]
+        messages = remote_text("; ".join(str(e.get("message", "")) for e in errors), 500)
         if "THROTTLED" in codes:
             requested = ((body.get("extensions") or {}).get("cost") or {}).get("requestedQueryCost") or DEFAULT_COST
             raise RetryLater(f"{op}: throttled", self.bucket.wait_for(float(requested)))
@@ -324,8 +358,14 @@ class AdminClient:
             # Shopify may have applied a mutation before failing: as unclear as a timeout.
             kind = AmbiguousError if mutation else TransientError
             raise kind(f"{op}: Shopify internal error: {messages}")
-        raise GraphQLError(f"{op}: {messages}" + (f" [{', '.join(sorted(map(str, codes - {None})))}]"
-                                                   if codes - {None} else ""))
+        named = remote_text(", ".join(sorted(map(str, codes - {None}))), 200)
+        raise GraphQLError(f"{op}: {messages}" + (f" [{named}]" if named else ""))
+
+
+def _described(exc: BaseException) -> str:
+    """'ConnectError: [Errno 111] Connection refused', secrets redacted."""
+    text = remote_text(exc, 200)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _json(response: httpx.Response) -> dict | None:

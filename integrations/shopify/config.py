@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import re
-import string
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from pipeline.profile import Params
+from pipeline.template import check_template
+
+_VERSION = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_HANDLE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MYSHOPIFY = ".myshopify.com"
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def shop_domain(value: str) -> str:
+    """'my-store', 'my-store.myshopify.com' or 'https://my-store.myshopify.com/admin'
+    -> 'my-store.myshopify.com'. The Admin API lives only on the myshopify.com
+    name, so a custom domain is refused rather than guessed at."""
+    text = value.strip()
+    host = (urlsplit(text if "://" in text else f"https://{text}").hostname or "").rstrip(".")
+    handle = host[: -len(MYSHOPIFY)] if host.endswith(MYSHOPIFY) else host
+    if "." in handle:
+        raise ValueError(f"{value!r} is not a myshopify.com store: give the store's name ('my-store') "
+                         "or its my-store.myshopify.com domain (Shopify admin: Settings > Domains)")
+    if not _HANDLE.match(handle):
+        raise ValueError(f"{value!r} is not a store name: use letters, digits and '-' ('my-store')")
+    return handle + MYSHOPIFY
 
 
-class PublishParams(Section):
+class PublishParams(Params):
     """How a category's images land on Shopify."""
 
     lookup: Literal["sku", "barcode", "title-serial"] = Field(
@@ -43,16 +61,10 @@ class PublishParams(Section):
     @field_validator("alt")
     @classmethod
     def _template(cls, value: str) -> str:
-        try:
-            names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
-        except ValueError as exc:
-            raise ValueError(f"not a valid template: {exc}") from None
-        if any(not name.isidentifier() for name in names):
-            raise ValueError("placeholders are plain names like {title} or {view}")
-        return value
+        return check_template(value)
 
 
-class ShopifyConfig(Section):
+class ShopifyConfig(Params):
     enabled: bool = Field(False, description="off: publishing only logs what it would do")
     shop: str | None = Field(None, description="'my-store' or 'my-store.myshopify.com'")
     api_version: str = Field("2026-01", description="Admin API version, YYYY-MM")
@@ -65,6 +77,7 @@ class ShopifyConfig(Section):
                                           description="client secret file name under $CREDENTIALS_DIRECTORY")
     token_refresh_margin: float = Field(300.0, ge=0, description="refresh a granted token this many seconds before it expires")
     timeout: float = Field(30.0, gt=0, description="seconds for any one HTTP request (connect, read, write)")
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to wait for a connection (at most 'timeout')")
     max_retries: int = Field(6, ge=0, description="retries of one request on 5xx, timeouts, throttling")
     max_retry_seconds: float = Field(120.0, gt=0, description="give up retrying one request after this long")
     retry_initial: float = Field(0.5, gt=0, description="first retry delay, doubled each time, with jitter")
@@ -75,8 +88,35 @@ class ShopifyConfig(Section):
     media_retries: int = Field(1, ge=0, description="re-uploads of an image that Shopify marked FAILED")
     step_retries: int = Field(4, ge=0, description="re-tries of one publish step after an ambiguous failure")
 
+    @field_validator("shop")
+    @classmethod
+    def _shop(cls, value: str | None) -> str | None:
+        return shop_domain(value) if value and value.strip() else None
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not _VERSION.match(value.strip()):
+            raise ValueError(f"{value!r} is not an Admin API version: use YYYY-MM, e.g. '2026-01'")
+        return value.strip()
+
+    @field_validator("admin_url")
+    @classmethod
+    def _admin_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.strip()
+
     @model_validator(mode="after")
     def _shop_when_enabled(self):
         if self.enabled and not (self.shop or self.admin_url):
             raise ValueError("shopify.enabled needs 'shop' (or 'admin_url')")
         return self
+
+    @property
+    def configured(self) -> bool:
+        """Publishing is on and has somewhere to go."""
+        return self.enabled and bool(self.shop or self.admin_url)

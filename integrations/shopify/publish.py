@@ -1,25 +1,30 @@
 """The publish flow: one finished image -> one media item on the right product.
 
-Steps, each one's remote id committed to the job's ``RemoteIds`` before the
-next step starts, so a restart after any step picks up where it stopped:
+Steps, each saved to the job's ``Progress`` (``progress.py``) before the next
+one starts, so a restart after any step picks up where it stopped:
 
-  product_id           lookup by SKU / barcode / title + serial (or set by ``booth link``)
-  staged_resource_url  stagedUploadsCreate + multipart POST of the bytes
-  file_id              fileCreate with the deterministic filename
-  (READY)              poll until READY; a FAILED file is deleted and created
-                       again, ``media_retries`` times (``failed_files`` counts them)
-  attached             fileUpdate referencesToAdd: the product
-  replaced             fileUpdate referencesToRemove: older images per the replace policy
-  variant_media        productVariantAppendMedia (when ``assign_variant``)
-  reordered            productReorderMedia by view index
+  product      lookup by SKU / barcode / title + serial (``lookup.py``), or set by ``booth link``
+  upload       stagedUploadsCreate + multipart POST of the bytes
+  file         fileCreate with the deterministic filename (``media.py``)
+  (READY)      poll until READY; a FAILED file is deleted and created again,
+               ``media_retries`` times (``failed_files`` counts them)
+  attached     fileUpdate referencesToAdd: the product
+  detached     fileUpdate referencesToRemove: older images per the replace policy
+  variant      productVariantAppendMedia (when ``assign_variant``)
+  reordered    productReorderMedia by view index
+  bytes        once published, new bytes for the job (a reprocess, a redo, a
+               product re-rendered at a new scale) go into the same file:
+               stagedUploadsCreate + fileUpdate originalSource, which keeps the
+               media id and its place on the product; ``published_sha256`` says
+               which bytes are live, so the same bytes again do nothing
 
-Media mutations have no idempotency keys. Before a mutation that creates or
-attaches something, a ``*_pending`` marker is committed; when it is found on a
-later run, or when a mutation ended ambiguously (timeout, dropped connection,
-5xx, an internal error), the flow first looks for the result (the file by its
-deterministic name, the product's or the variant's media) and only sends the
-mutation again if it is not there. ``fileCreate`` also asks Shopify to refuse a
-duplicate filename, a second guard.
+Media mutations have no idempotency keys. Before a mutation that creates,
+attaches or replaces something, a pending marker is saved; when it is found on
+a later run, or when a mutation ended ambiguously (timeout, dropped
+connection, 5xx, an internal error), ``mutate`` first looks for the result
+(the file by its deterministic name, the product's or the variant's media, the
+file's new bytes) and sends the mutation again only if it is not there.
+``fileCreate`` also asks Shopify to refuse a duplicate filename, a second guard.
 
 User errors are permanent, except the few that say Shopify is busy with the
 object (``BUSY_CODES``): those are transient, and the job is tried again later.
@@ -27,26 +32,29 @@ object (``BUSY_CODES``): those are transient, and the job is tried again later.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import mimetypes
-import re
-import string
 import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Callable, Mapping
 
 import httpx
 import structlog
 
 from . import queries as Q
 from .auth import token_source
-from .client import AdminClient
+from .client import AdminClient, remote_text, request_timeout
 from .config import PublishParams, ShopifyConfig
 from .errors import AmbiguousError, GraphQLError, MediaFailed, PermanentError, PublishError, TransientError
+from .lookup import NeedsReview, find_product
+from .media import Media, alt_text, basename, media_filename, parse_media, plan_moves, sequence_of, slug, \
+    to_detach, view_label
+from .progress import Progress, ProgressStore, Replacement, Upload
+
+__all__ = ["NeedsReview", "Published", "PublishRequest", "Publisher"]
 
 log = structlog.get_logger("booth.shopify")
 
@@ -56,13 +64,6 @@ DUPLICATE_CODES = {"DUPLICATE_FILENAME_ERROR", "FILENAME_ALREADY_EXISTS"}
 # media, or it is still processing. The mutation did nothing, so the job can
 # simply be tried again later (FilesErrorCode / MediaUserErrorCode in the schema).
 BUSY_CODES = {"FILE_LOCKED", "MEDIA_CANNOT_BE_MODIFIED", "NON_READY_MEDIA", "NON_READY_STATE"}
-
-
-class RemoteIds(Protocol):
-    """The journal's per-job store of Shopify ids."""
-
-    def get(self, key: str) -> str | None: ...
-    def put(self, key: str, value: str) -> None: ...  # durably committed before it returns
 
 
 @dataclass(frozen=True)
@@ -77,95 +78,24 @@ class PublishRequest:
     fields: Mapping[str, str]
     params: PublishParams
 
+    @property
+    def sequence(self) -> int | None:
+        """The job's place in the journal: a later photo has a higher one."""
+        return sequence_of(self.job_id)
+
+    @property
+    def filename(self) -> str:
+        """The name the image is published under (``media.media_filename``)."""
+        return media_filename(self.product_key, self.view, self.index, self.image_sha256,
+                              self.image_path.suffix, self.sequence)
+
 
 @dataclass(frozen=True)
 class Published:
     product_id: str
     media_id: str
-    dry_run: bool = False  # nothing was sent; the ids may be empty
-
-
-@dataclass(frozen=True)
-class NeedsReview:
-    """No single product matched; ``booth link JOB PRODUCT_ID`` settles it."""
-
-    reason: str
-    candidates: list[dict]
-
-
-# --------------------------------------------------------------------------- names
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:80] or "x"
-
-
-def view_label(view: str | None, index: int | None) -> str:
-    """'02-front': the index leads so the order can be rebuilt from Shopify's own data."""
-    parts = ([f"{index:02d}"] if index is not None else []) + ([slug(view)] if view else [])
-    return "-".join(parts) or "image"
-
-
-def media_filename(request: PublishRequest) -> str:
-    """``<product>-<view>-<hash8>.<ext>``: the same image always gets the same name."""
-    ext = request.image_path.suffix.lower().lstrip(".") or "jpg"
-    return f"{slug(request.product_key)}-{view_label(request.view, request.index)}-{request.image_sha256[:8]}.{ext}"
-
-
-@dataclass(frozen=True)
-class Media:
-    id: str
-    filename: str | None
-    view: str | None = None   # the view label, for booth's own images
-    index: int | None = None
-    kind: str = "IMAGE"       # MediaContentType: IMAGE, VIDEO, EXTERNAL_VIDEO, MODEL_3D
-
-    @property
-    def ours(self) -> bool:
-        return self.view is not None
-
-
-def parse_media(node: dict, product_slug: str) -> Media:
-    name = _basename(node)
-    kind = node.get("mediaContentType") or "IMAGE"
-    match = re.fullmatch(rf"{re.escape(product_slug)}-(.+)-[0-9a-f]{{8}}\.\w+", name or "")
-    if not match or kind != "IMAGE":
-        return Media(node["id"], name, kind=kind)
-    index = re.match(r"(\d+)(?:-|$)", match.group(1))
-    return Media(node["id"], name, match.group(1), int(index.group(1)) if index else None, kind)
-
-
-def _basename(node: dict) -> str | None:
-    url = (node.get("image") or {}).get("url") or (node.get("originalSource") or {}).get("url")
-    return urlsplit(url).path.rsplit("/", 1)[-1] if url else None
-
-
-def plan_moves(media: list[Media]) -> list[dict]:
-    """Moves putting booth's images first, by view index, the rest after in
-    their current order; only the moves that change something."""
-    ours = sorted((m for m in media if m.ours), key=lambda m: (m.index is None, m.index or 0, m.view, m.filename))
-    order = [m.id for m in media]
-    moves = []
-    for position, item in enumerate(ours):
-        if order[position] != item.id:
-            order.remove(item.id)
-            order.insert(position, item.id)
-            moves.append({"id": item.id, "newPosition": str(position)})
-    return moves
-
-
-def search_term(field_name: str, value: str) -> str:
-    """``sku:"A \\"B\\""``: a quoted search term (it still travels as a variable)."""
-    return f'{field_name}:"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def alt_text(template: str, values: Mapping[str, object]) -> str:
-    text = string.Formatter().vformat(template, (), _Blank(values))
-    return re.sub(r"\s+", " ", text).strip(" -") or str(values.get("title", ""))
+    dry_run: bool = False    # nothing was sent; the ids may be empty
+    replaced: bool = False   # the file on the product got this job's new bytes in place
 
 
 @dataclass(frozen=True)
@@ -175,7 +105,27 @@ class Product:
     media: list[Media]
 
 
-# --------------------------------------------------------------------------- publisher
+@dataclass(frozen=True)
+class Sent:
+    """What ``mutate`` ended with: Shopify's answer, or (``payload`` None) what
+    the look-up found already in place."""
+
+    payload: dict | None
+    found: Any = None
+
+
+class _Run:
+    """One publish of one job: the request and its progress, saved after each step."""
+
+    def __init__(self, request: PublishRequest, store: ProgressStore) -> None:
+        self.request = request
+        self.store = store
+        self.progress = store.load()
+
+    def save(self, progress: Progress) -> None:
+        self.store.save(progress)
+        self.progress = progress
+
 
 class Publisher:
     """Publishes finished images; one instance is shared by the publish workers."""
@@ -192,7 +142,7 @@ class Publisher:
         self._locks_guard = threading.Lock()
         self.client: AdminClient | None = None
         if not self.dry_run:
-            http = http or httpx.Client(timeout=config.timeout)
+            http = http or httpx.Client(timeout=request_timeout(config))
             auth = token_source(config, http=http, on_secret=on_secret, environ=environ, clock=clock)
             self.client = AdminClient(config, auth, http=http, sleep=sleep, clock=clock, on_retry=on_retry)
 
@@ -206,332 +156,357 @@ class Publisher:
 
     # ------------------------------------------------------------------ flow
 
-    def publish(self, request: PublishRequest, ids: RemoteIds) -> Published | NeedsReview:
-        filename = media_filename(request)
+    def publish(self, request: PublishRequest, store: ProgressStore) -> Published | NeedsReview:
+        """Put ``request``'s image on its product, saving each step to ``store``."""
+        run = _Run(request, store)
         if self.dry_run:
             log.info("shopify.dry_run", job=request.job_id, product_key=request.product_key,
-                     filename=filename, category=request.category, view=request.view,
-                     product_id=ids.get("product_id"), replace=request.params.replace)
-            return Published(ids.get("product_id") or "", ids.get("file_id") or "", dry_run=True)
-        product_id = ids.get("product_id")
-        if not product_id:
-            found = self.lookup(request.product_key, request.params)
+                     filename=request.filename, category=request.category, view=request.view,
+                     product_id=run.progress.product_id, replace=request.params.replace)
+            return Published(run.progress.product_id or "", run.progress.file_id or "", dry_run=True)
+        if not run.progress.product_id:
+            found = find_product(self.client, request.product_key, request.params)
             if isinstance(found, NeedsReview):
                 log.info("shopify.needs_review", job=request.job_id, reason=found.reason,
                          candidates=len(found.candidates))
-                ids.put("candidates", json.dumps(found.candidates))  # for whoever runs 'booth link'
+                run.save(run.progress.needing_review(found.candidates))  # for whoever runs 'booth link'
                 return found
-            product_id, variant_id, title = found
-            if variant_id:
-                ids.put("variant_id", variant_id)
-            ids.put("product_title", title)
-            ids.put("product_id", product_id)
-        with self._product_lock(product_id):
-            file_id = self._ensure_ready_file(request, ids, product_id, filename)
-            self._ensure_attached(ids, product_id, file_id)
-            if request.params.replace != "append":
-                self._ensure_replaced(request, ids, product_id, file_id)
-            if request.params.assign_variant:
-                self._ensure_variant(request, ids, product_id, file_id)
-            self._ensure_order(request, ids, product_id)
-        log.info("shopify.published", job=request.job_id, product_id=product_id, media_id=file_id, filename=filename)
-        return Published(product_id, file_id)
+            run.save(run.progress.with_product(found.product_id, found.title, found.variant_id))
+        with self._product_lock(run.progress.product_id):
+            replaced = self._publish_file(run)
+        progress = run.progress
+        log.info("shopify.published", job=request.job_id, product_id=progress.product_id, media_id=progress.file_id,
+                 filename=progress.file_name, replaced=replaced, superseded=progress.superseded)
+        return Published(progress.product_id, progress.file_id, replaced=replaced)
 
-    # ------------------------------------------------------------------ lookup
+    def _publish_file(self, run: _Run) -> bool:
+        """Every step after the product; True when the bytes were replaced in place."""
+        while True:
+            self._ensure_ready_file(run)
+            self._ensure_attached(run)
+            if run.request.params.replace != "append":
+                self._ensure_detached(run)
+            if run.request.params.assign_variant:
+                self._ensure_variant(run)
+            self._ensure_order(run)
+            replaced = self._ensure_current_bytes(run)
+            if replaced is not None:
+                return replaced
+            # the new bytes FAILED processing and the file was deleted: publish it afresh
 
-    def lookup(self, key: str, params: PublishParams) -> tuple[str, str | None, str] | NeedsReview:
-        """(product id, variant id or None, title), or ``NeedsReview`` with the candidates."""
-        key = key.strip()
-        if not key:  # an empty key would "match" every variant without a SKU
-            return NeedsReview("the photo's path gave no product key", [])
-        if params.lookup == "title-serial":
-            return self._lookup_title_serial(key, params)
-        attr = params.lookup
-        data = self._execute(Q.VARIANTS_BY_SEARCH, {"query": search_term(attr, key), "first": Q.SEARCH_FIRST})
-        nodes = data["productVariants"]["nodes"]
-        exact = [n for n in nodes if (n.get(attr) or "").strip() == key]
-        products = {n["product"]["id"] for n in exact}
-        if len(products) == 1:
-            variant = exact[0] if len(exact) == 1 else None
-            return exact[0]["product"]["id"], variant and variant["id"], exact[0]["product"]["title"]
-        reason = (f"no product has a variant with {attr} {key!r}" if not products
-                  else f"{len(products)} products have a variant with {attr} {key!r}")
-        candidates = [{"id": n["product"]["id"], "title": n["product"]["title"], "variant_id": n["id"],
-                       "sku": n.get("sku"), "barcode": n.get("barcode")} for n in (exact or nodes)]
-        return NeedsReview(reason, candidates)
+    # ------------------------------------------------------------------ mutations
 
-    def _lookup_title_serial(self, key: str, params: PublishParams):
-        match = re.match(params.title_serial_pattern, key)
-        if not match:
-            return NeedsReview(f"product key {key!r} does not match title_serial_pattern", [])
-        title, serial = _norm(match.group("title")), match.group("serial").casefold()
-        data = self._execute(Q.PRODUCTS_BY_SEARCH, {"query": search_term("title", match.group("title")),
-                                                    "first": Q.SEARCH_FIRST})
-        nodes = data["products"]["nodes"]
-        same_title = [n for n in nodes if _norm(n["title"]).startswith(title)]
-        for node in same_title:  # the search brings a few variants each; a serial may be on a later one
-            if node["variants"]["pageInfo"]["hasNextPage"]:
-                _, every = self._paged(Q.PRODUCT_VARIANTS, {"id": node["id"]}, "product", "variants")
-                node["variants"]["nodes"] = every
-        exact = [n for n in same_title if _has_serial(n, serial)]
-        if len(exact) == 1:
-            variants = exact[0]["variants"]["nodes"]
-            return exact[0]["id"], variants[0]["id"] if len(variants) == 1 else None, exact[0]["title"]
-        reason = (f"no product titled {match.group('title')!r} with serial {serial!r}" if not exact
-                  else f"{len(exact)} products titled {match.group('title')!r} with serial {serial!r}")
-        candidates = [{"id": n["id"], "title": n["title"],
-                       "sku": ", ".join(v.get("sku") or "" for v in n["variants"]["nodes"])}
-                      for n in (exact or same_title or nodes)]
-        return NeedsReview(reason, candidates)
+    def mutate(self, document: str, variables: dict, root: str, *,
+               landed: Callable[[], Any] | None = None, pending: bool = False) -> Sent:
+        """Send a mutation that has no idempotency key so that it takes effect once.
 
-    # ------------------------------------------------------------------ steps
+        ``landed`` looks the result up on Shopify and returns it (truthy), or
+        a falsy value when it is not there. It is asked before the first send
+        when ``pending`` (an earlier run saved the pending marker, and may have
+        sent it), and after every ambiguous answer; the mutation is sent
+        (again) only while the result is not there, ``step_retries`` times at
+        most. Without ``landed`` the mutation is one that is safe to send
+        twice, and an ambiguous answer just sends it again."""
+        for attempt in range(self.config.step_retries + 1):
+            if landed is not None and (pending or attempt) and (found := landed()):
+                return Sent(None, found)
+            try:
+                return Sent(self.client.execute(document, variables)[root])
+            except AmbiguousError:
+                if attempt < self.config.step_retries:
+                    continue
+                if landed is not None and (found := landed()):
+                    return Sent(None, found)
+                raise
+        raise AssertionError("unreachable")
 
-    def _ensure_ready_file(self, request: PublishRequest, ids: RemoteIds, product_id: str, filename: str) -> str:
-        """The id of a READY file holding the image, created if need be.
+    # ------------------------------------------------------------------ the file
+
+    def _ensure_ready_file(self, run: _Run) -> None:
+        """A READY file holding the image, created if need be.
 
         Shopify takes no new bytes into a FAILED file (``fileUpdate`` answers
         INVALID_FAILED_MEDIA_STATE), so a FAILED file is deleted and the image
         uploaded and created afresh, at most ``media_retries`` times."""
         while True:
-            file_id = self._ensure_file(request, ids, product_id, filename)
-            if ids.get("attached"):
-                return file_id  # only a READY file can be attached
-            node = self._wait_processed(file_id, filename)
+            file_id = self._ensure_file(run)
+            if run.progress.attached:
+                return  # only a READY file can be attached
+            node = self._wait_processed(file_id, run.progress.file_name)
             if node is not None and node.get("fileStatus") == "READY":
-                return file_id
-            self._discard_failed(request, ids, file_id, filename, node)
+                return
+            self._discard_failed(run, file_id, node)
 
-    def _ensure_file(self, request: PublishRequest, ids: RemoteIds, product_id: str, filename: str) -> str:
-        if file_id := ids.get("file_id"):
-            return file_id
-        if ids.get("file_pending") and (found := self._find_file(filename, ids)):
-            ids.put("file_id", found)
+    def _ensure_file(self, run: _Run) -> str:
+        progress = run.progress
+        if progress.file_id:
+            return progress.file_id
+        if progress.file_pending and (found := self._find_file(progress.file_name, progress)):
+            run.save(progress.created(found))
             return found
-        source = ids.get("staged_resource_url") or self._stage(request, filename, ids)
-        alt = self._alt(request, ids, product_id)
-        spec = {"originalSource": source, "contentType": "IMAGE", "alt": alt, "filename": filename,
-                "duplicateResolutionMode": "RAISE_ERROR"}
-        ids.put("file_pending", filename)
-        for attempt in range(self.config.step_retries + 1):
-            try:
-                payload = self._execute(Q.FILE_CREATE, {"files": [spec]})["fileCreate"]
-            except AmbiguousError:
-                if found := self._find_file(filename, ids):
-                    ids.put("file_id", found)
-                    return found
-                if attempt == self.config.step_retries:
-                    raise
-                continue
-            errors = payload["userErrors"]
+        upload = progress.upload
+        if upload is None or (upload.sha256 is not None and upload.sha256 != run.request.image_sha256):
+            upload = self._stage(run.request, run.request.filename)
+        run.save(run.progress.creating(upload))
+        spec = {"originalSource": upload.resource_url, "contentType": "IMAGE", "alt": self._alt(run),
+                "filename": upload.filename, "duplicateResolutionMode": "RAISE_ERROR"}
+        sent = self.mutate(Q.FILE_CREATE, {"files": [spec]}, "fileCreate",
+                           landed=lambda: self._find_file(upload.filename, run.progress))
+        file_id = sent.found
+        if sent.payload is not None:
+            errors = sent.payload["userErrors"]
             if errors and {e.get("code") for e in errors} & DUPLICATE_CODES:
-                if found := self._find_file(filename, ids):
-                    ids.put("file_id", found)
-                    return found
-                raise TransientError(f"{filename} exists on Shopify but is not findable yet")
-            if errors:
-                raise _refused(errors, f"fileCreate {filename}")
-            file_id = payload["files"][0]["id"]
-            ids.put("file_id", file_id)
-            return file_id
-        raise AssertionError("unreachable")
+                file_id = self._find_file(upload.filename, run.progress)
+                if not file_id:
+                    raise TransientError(f"{upload.filename} exists on Shopify but is not findable yet")
+            elif errors:
+                raise _refused(errors, f"fileCreate {upload.filename}")
+            else:
+                file_id = sent.payload["files"][0]["id"]
+        run.save(run.progress.created(file_id))
+        return file_id
 
-    def _stage(self, request: PublishRequest, filename: str, ids: RemoteIds) -> str:
-        """Upload the bytes to a staged target; returns (and stores) its resourceUrl."""
+    def _stage(self, request: PublishRequest, filename: str) -> Upload:
+        """Upload the image's bytes to a staged target."""
         ext = filename.rsplit(".", 1)[-1]
         mime = MIME.get(ext) or mimetypes.guess_type(filename)[0]
         if not mime or not mime.startswith("image/"):
             raise PermanentError(f"{filename}: Shopify takes JPG, PNG, GIF or WebP images")
-        body = request.image_path.read_bytes()
+        try:
+            body = request.image_path.read_bytes()
+        except OSError as exc:
+            raise TransientError(f"cannot read {request.image_path.name}: {type(exc).__name__}") from None
+        sha256 = hashlib.sha256(body).hexdigest()
+        if sha256 != request.image_sha256:
+            raise TransientError(f"{request.image_path.name} changed while it was being published")
         spec = {"resource": "IMAGE", "filename": filename, "mimeType": mime, "httpMethod": "POST",
                 "fileSize": str(len(body))}
-        payload = self._idempotent(Q.STAGED_UPLOADS_CREATE, {"input": [spec]}, "stagedUploadsCreate")
+        payload = self.mutate(Q.STAGED_UPLOADS_CREATE, {"input": [spec]}, "stagedUploadsCreate").payload
+        if payload["userErrors"]:
+            raise _refused(payload["userErrors"], "stagedUploadsCreate")
         target = payload["stagedTargets"][0]
         self.client.upload(target["url"], target["parameters"], filename, body, mime)
-        ids.put("staged_resource_url", target["resourceUrl"])
-        return target["resourceUrl"]
+        return Upload(resource_url=target["resourceUrl"], filename=filename, sha256=sha256, size=len(body))
 
-    def _wait_processed(self, file_id: str, filename: str) -> dict | None:
+    def _wait_processed(self, file_id: str, filename: str | None) -> dict | None:
         """The file's status node once READY or FAILED; None when it is gone."""
         deadline = self._clock() + self.config.poll_timeout
         while True:
-            node = self._execute(Q.FILE_STATUS, {"ids": [file_id]})["nodes"][0]
+            node = self._file_node(file_id)
             if node is None or node.get("fileStatus") in ("READY", "FAILED"):
                 return node
             if self._clock() > deadline:
-                raise TransientError(f"{filename} still {node.get('fileStatus')} after {self.config.poll_timeout:g} s")
+                raise TransientError(f"{filename or file_id} still {node.get('fileStatus')} "
+                                     f"after {self.config.poll_timeout:g} s")
             self._sleep(self.config.poll_interval)
 
-    def _discard_failed(self, request: PublishRequest, ids: RemoteIds, file_id: str, filename: str,
-                        node: dict | None) -> None:
-        """Spend one retry on a FAILED file: delete it and forget its ids, so the
+    def _discard_failed(self, run: _Run, file_id: str, node: dict | None) -> None:
+        """Spend one retry on a FAILED file: delete it and forget it, so the
         next pass stages and creates the image again.
 
         ``failed_files`` lists the deleted files' ids: it is the retry counter
-        and its own crash marker in one commit, so a restart at any point here
+        and its own crash marker in one save, so a restart at any point here
         neither loses the retry nor spends it twice (a file already listed is
         not counted again; one listed and gone was deleted by us)."""
-        failed = [f for f in (ids.get("failed_files") or "").split(",") if f]
-        if node is None and file_id not in failed:
-            raise PermanentError(f"{filename} ({file_id}) no longer exists on Shopify")
+        progress, name = run.progress, run.progress.file_name or file_id
+        if node is None and file_id not in progress.failed_files:
+            raise PermanentError(f"{name} ({file_id}) no longer exists on Shopify")
         if node is not None:
             message = _problems(node)
-            ids.put("media_error", message)
-            if file_id not in failed:
-                if len(failed) >= self.config.media_retries:
-                    raise MediaFailed(f"Shopify could not process {filename}: {message}")
-                failed.append(file_id)
-                ids.put("failed_files", ",".join(failed))
-                log.warning("shopify.media_failed", job=request.job_id, filename=filename, error=message,
-                            retry=len(failed), file_id=file_id)
-            self._idempotent(Q.FILE_DELETE, {"ids": [file_id]}, "fileDelete", done={"FILE_DOES_NOT_EXIST"})
-        for key in ("staged_resource_url", "file_pending", "file_id"):  # file_id last: it says what to delete
-            ids.put(key, "")
+            if file_id not in progress.failed_files and len(progress.failed_files) >= self.config.media_retries:
+                run.save(progress.advance(media_error=message))
+                raise MediaFailed(f"Shopify could not process {name}: {message}")
+            if file_id not in progress.failed_files:
+                log.warning("shopify.media_failed", job=run.request.job_id, filename=name, error=message,
+                            retry=len(progress.failed_files) + 1, file_id=file_id)
+            run.save(progress.file_failed(file_id, message))
+            payload = self.mutate(Q.FILE_DELETE, {"ids": [file_id]}, "fileDelete").payload
+            _check(payload, "fileDelete", done={"FILE_DOES_NOT_EXIST"})
+        run.save(run.progress.file_discarded())
 
-    def _ensure_attached(self, ids: RemoteIds, product_id: str, file_id: str) -> None:
-        if ids.get("attached"):
-            return
-        check = bool(ids.get("attach_pending"))
-        ids.put("attach_pending", file_id)
-        for attempt in range(self.config.step_retries + 1):
-            if check and file_id in {m.id for m in self._product(product_id).media}:
-                break
-            try:
-                payload = self._execute(Q.FILE_UPDATE, {"files": [{"id": file_id, "referencesToAdd": [product_id]}]})
-            except AmbiguousError:
-                if attempt == self.config.step_retries:
-                    raise
-                check = True
-                continue
-            if errors := payload["fileUpdate"]["userErrors"]:
-                raise _refused(errors, f"attaching {file_id} to {product_id}")
-            break
-        ids.put("attached", file_id)
+    # ------------------------------------------------------------------ the product
 
-    def _ensure_replaced(self, request: PublishRequest, ids: RemoteIds, product_id: str, file_id: str) -> None:
-        """Detach older images per the policy; videos and 3D models are never booth's to replace."""
-        if ids.get("replaced"):
+    def _ensure_attached(self, run: _Run) -> None:
+        progress = run.progress
+        if progress.attached:
             return
+        product_id, file_id = progress.product_id, progress.file_id
+        if not progress.attach_pending:
+            run.save(progress.advance(attach_pending=True))
+        sent = self.mutate(Q.FILE_UPDATE, {"files": [{"id": file_id, "referencesToAdd": [product_id]}]},
+                           "fileUpdate", pending=progress.attach_pending,
+                           landed=lambda: file_id in self._media_ids(product_id))
+        _check(sent.payload, f"attaching {file_id} to {product_id}")
+        run.save(run.progress.advance(attached=True, attach_pending=False))
+
+    def _ensure_detached(self, run: _Run) -> None:
+        """Take older images off per the replace policy (``media.to_detach``)."""
+        progress, request = run.progress, run.request
+        if progress.detached is not None:
+            return
+        product_id = progress.product_id
         product = self._product(product_id, slug(request.product_key))
-        mine = view_label(request.view, request.index)
-        old = [m.id for m in product.media if m.id != file_id and m.kind == "IMAGE" and (
-            m.view == mine or (request.params.replace == "replace-all" and not m.ours))]
+        mine = next((m for m in product.media if m.id == progress.file_id and m.ours), None) or Media(
+            progress.file_id, progress.file_name, view_label(request.view, request.index), request.index,
+            sequence=request.sequence or 0)
+        old = to_detach(product.media, mine, request.params.replace)
         if old:
-            self._idempotent(Q.FILE_UPDATE, {"files": [{"id": m, "referencesToRemove": [product_id]} for m in old]},
-                             "fileUpdate")
-            log.info("shopify.replaced", job=request.job_id, product_id=product_id, detached=old)
-        ids.put("replaced", ",".join(old) or "-")
+            sent = self.mutate(Q.FILE_UPDATE, {"files": [{"id": m, "referencesToRemove": [product_id]} for m in old]},
+                               "fileUpdate", landed=lambda: not set(old) & self._media_ids(product_id))
+            _check(sent.payload, f"detaching from {product_id}")
+            log.info("shopify.detached", job=request.job_id, product_id=product_id, detached=old,
+                     superseded=mine.id in old)
+        run.save(run.progress.advance(detached=tuple(old)))
 
-    def _ensure_variant(self, request: PublishRequest, ids: RemoteIds, product_id: str, file_id: str) -> None:
+    def _ensure_variant(self, run: _Run) -> None:
         """Give the matched variant this image. A variant holds one media item:
         one that already has another keeps it (logged, not an error)."""
-        if ids.get("variant_media"):
+        progress = run.progress
+        if progress.variant_media:
             return
-        variant_id = ids.get("variant_id")
-        if not variant_id:
-            log.info("shopify.no_variant", product_id=product_id, reason="no single variant matched")
-            ids.put("variant_media", "-")
+        variant_id, file_id = progress.variant_id, progress.file_id
+        if not variant_id or progress.superseded:
+            log.info("shopify.no_variant", product_id=progress.product_id,
+                     reason="superseded by a later image" if variant_id else "no single variant matched")
+            run.save(progress.advance(variant_media="skipped"))
             return
-        pending = f"{variant_id} {file_id}"
-        check = ids.get("variant_pending") == pending  # an earlier run may have sent it
-        ids.put("variant_pending", pending)
-        variables = {"productId": product_id, "variantMedia": [{"variantId": variant_id, "mediaIds": [file_id]}]}
-        for attempt in range(self.config.step_retries + 1):
-            if check and file_id in self._variant_media(variant_id):
-                break
-            try:
-                payload = self._execute(Q.VARIANT_APPEND_MEDIA, variables)["productVariantAppendMedia"]
-            except AmbiguousError:
-                if attempt == self.config.step_retries:
-                    raise
-                check = True
-                continue
-            errors = payload["userErrors"]
-            if any(e.get("code") == "PRODUCT_VARIANT_ALREADY_HAS_MEDIA" for e in errors):
-                held = self._variant_media(variant_id)
-                if file_id in held:
-                    break
-                log.warning("shopify.variant_has_media", job=request.job_id, variant_id=variant_id,
+        if not progress.variant_pending:
+            run.save(progress.advance(variant_pending=True))
+        variables = {"productId": progress.product_id,
+                     "variantMedia": [{"variantId": variant_id, "mediaIds": [file_id]}]}
+        sent = self.mutate(Q.VARIANT_APPEND_MEDIA, variables, "productVariantAppendMedia",
+                           pending=progress.variant_pending, landed=lambda: file_id in self._variant_media(variant_id))
+        errors = (sent.payload or {}).get("userErrors") or []
+        if any(e.get("code") == "PRODUCT_VARIANT_ALREADY_HAS_MEDIA" for e in errors):
+            held = self._variant_media(variant_id)
+            if file_id not in held:
+                log.warning("shopify.variant_has_media", job=run.request.job_id, variant_id=variant_id,
                             media_id=file_id, held=sorted(held))
-                ids.put("variant_media", "-")
+                run.save(run.progress.advance(variant_media="skipped", variant_pending=False))
                 return
-            if errors:
-                raise _refused(errors, f"variant media for {variant_id}")
-            break
-        ids.put("variant_media", variant_id)
+        elif errors:
+            raise _refused(errors, f"variant media for {variant_id}")
+        run.save(run.progress.advance(variant_media="assigned", variant_pending=False))
 
-    def _ensure_order(self, request: PublishRequest, ids: RemoteIds, product_id: str) -> None:
-        if ids.get("reordered"):
+    def _ensure_order(self, run: _Run) -> None:
+        progress = run.progress
+        if progress.reordered:
             return
-        for attempt in range(self.config.step_retries + 1):
-            moves = plan_moves(self._product(product_id, slug(request.product_key)).media)
-            if not moves:
-                break
-            try:
-                payload = self._execute(Q.PRODUCT_REORDER_MEDIA, {"id": product_id, "moves": moves})
-            except AmbiguousError:
-                if attempt == self.config.step_retries:
-                    raise
-                continue  # the next listing shows whether it landed
-            payload = payload["productReorderMedia"]
-            if payload["mediaUserErrors"]:
-                raise _refused(payload["mediaUserErrors"], f"reordering {product_id}")
-            if payload.get("job") and not payload["job"]["done"]:
-                self._wait_job(payload["job"]["id"])
-            break
-        ids.put("reordered", "1")
+        product_id, product_slug = progress.product_id, slug(run.request.product_key)
+        moves = plan_moves(self._product(product_id, product_slug).media)
+        if moves:
+            sent = self.mutate(Q.PRODUCT_REORDER_MEDIA, {"id": product_id, "moves": moves}, "productReorderMedia",
+                               landed=lambda: not plan_moves(self._product(product_id, product_slug).media))
+            if sent.payload is not None:
+                if sent.payload["mediaUserErrors"]:
+                    raise _refused(sent.payload["mediaUserErrors"], f"reordering {product_id}")
+                if sent.payload.get("job") and not sent.payload["job"]["done"]:
+                    self._wait_job(sent.payload["job"]["id"])
+        run.save(run.progress.advance(reordered=True))
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ new bytes in place
 
-    def _execute(self, document: str, variables: dict) -> dict:
-        return self.client.execute(document, variables)
+    def _ensure_current_bytes(self, run: _Run) -> bool | None:
+        """The published file holds the job's current bytes: True when they had to
+        be put in (``fileUpdate originalSource``), False when they were there;
+        None when the new bytes FAILED processing and the file was deleted."""
+        settled = False
+        if run.progress.replacement is not None and run.progress.replacement.pending:
+            settled = self._settle_replacement(run)
+            if settled is None:
+                return None
+        progress, sha256 = run.progress, run.request.image_sha256
+        if progress.superseded:
+            return False
+        if progress.holds(sha256):
+            if progress.published_sha256 != sha256:  # a record from before sha256s were kept
+                run.save(progress.advance(published_sha256=sha256))
+            return settled
+        replacement = progress.replacement
+        if replacement is None or replacement.sha256 != sha256:
+            upload = self._stage(run.request, run.request.filename)
+            replacement = Replacement(resource_url=upload.resource_url, sha256=sha256, size=upload.size)
+            run.save(run.progress.replacing(replacement))
+        replacement = replacement.model_copy(update={"pending": True, "size_before": self._live_size(progress)})
+        run.save(run.progress.replacing(replacement))
+        self._send_replacement(run, replacement, pending=False)
+        return self._finish_replacement(run, replacement)
 
-    def _idempotent(self, document: str, variables: dict, root: str, done: set[str] = frozenset()) -> dict:
-        """A mutation that is safe to send twice: an ambiguous failure just sends
-        it again. User errors with a code in ``done`` mean an earlier send took."""
-        for attempt in range(self.config.step_retries + 1):
-            try:
-                payload = self._execute(document, variables)[root]
-                break
-            except AmbiguousError:
-                if attempt == self.config.step_retries:
-                    raise
-        errors = payload.get("userErrors") or []
-        if errors and not {e.get("code") for e in errors} <= done:
-            raise _refused(errors, root)
-        return payload
+    def _send_replacement(self, run: _Run, replacement: Replacement, pending: bool) -> None:
+        file_id = run.progress.file_id
+        sent = self.mutate(Q.FILE_UPDATE, {"files": [{"id": file_id, "originalSource": replacement.resource_url}]},
+                           "fileUpdate", pending=pending, landed=lambda: self._replacement_landed(file_id, replacement))
+        _check(sent.payload, f"new bytes for {file_id}")
 
-    def _find_file(self, filename: str, ids: RemoteIds) -> str | None:
+    def _settle_replacement(self, run: _Run) -> bool | None:
+        """An earlier run may have sent the pending replacement: finish it if it
+        took (True); if not (False), keep its staged bytes for the next send when
+        they are still the job's. None when its bytes FAILED (the file is gone)."""
+        replacement = run.progress.replacement
+        if self._replacement_landed(run.progress.file_id, replacement):
+            return self._finish_replacement(run, replacement)
+        keep = replacement.sha256 == run.request.image_sha256
+        run.save(run.progress.advance(replacement=replacement.model_copy(update={"pending": False}) if keep else None))
+        return False
+
+    def _finish_replacement(self, run: _Run, replacement: Replacement) -> bool | None:
+        file_id = run.progress.file_id
+        node = self._wait_processed(file_id, run.progress.file_name)
+        if node is not None and node.get("fileStatus") == "READY":
+            run.save(run.progress.replaced())
+            log.info("shopify.replaced_in_place", job=run.request.job_id, media_id=file_id,
+                     sha256=replacement.sha256[:12])
+            return True
+        self._discard_failed(run, file_id, node)
+        return None
+
+    def _live_size(self, progress: Progress) -> int | None:
+        """The size of the bytes on Shopify now (read when the record does not say)."""
+        if progress.published_size is not None:
+            return progress.published_size
+        node = self._file_node(progress.file_id)
+        if node is None:
+            raise PermanentError(f"the published file {progress.file_id} no longer exists on Shopify")
+        return (node.get("originalSource") or {}).get("fileSize")
+
+    def _replacement_landed(self, file_id: str, replacement: Replacement) -> bool:
+        """Whether the file took the new bytes: it is being processed again (only
+        new bytes do that to a READY file), or it is READY with the new bytes'
+        size where the old ones had another. Same sizes cannot tell: then it is
+        sent again, which only puts the same bytes in once more."""
+        node = self._file_node(file_id)
+        if node is None:
+            raise PermanentError(f"the published file {file_id} no longer exists on Shopify")
+        if node.get("fileStatus") != "READY":
+            return True
+        size = (node.get("originalSource") or {}).get("fileSize")
+        return size == replacement.size and replacement.size != replacement.size_before
+
+    # ------------------------------------------------------------------ look-ups
+
+    def _file_node(self, file_id: str) -> dict | None:
+        return self.client.execute(Q.FILE_STATUS, {"ids": [file_id]})["nodes"][0]
+
+    def _find_file(self, filename: str | None, progress: Progress) -> str | None:
         """The file already created under this exact name (the search is fuzzy:
         match here), never one we deleted as FAILED (search may lag a delete)."""
-        gone = set((ids.get("failed_files") or "").split(","))
-        nodes = self._execute(Q.FILES_BY_FILENAME, {"query": search_term("filename", filename)})["files"]["nodes"]
-        return next((n["id"] for n in nodes if _basename(n) == filename and n["id"] not in gone), None)
-
-    def _paged(self, document: str, variables: dict, root: str, connection: str) -> tuple[dict | None, list[dict]]:
-        """``data[root]`` and every node of its ``connection``, page by page
-        (``$after``); (None, []) when the root object does not exist."""
-        nodes: list[dict] = []
-        after = None
-        while True:
-            owner = self._execute(document, {**variables, "after": after})[root]
-            if owner is None:
-                return None, []
-            page = owner[connection]
-            nodes.extend(page["nodes"])
-            if not page["pageInfo"]["hasNextPage"]:
-                return owner, nodes
-            after = page["pageInfo"]["endCursor"]
+        if not filename:
+            return None
+        nodes = self.client.execute(Q.FILES_BY_FILENAME, {"query": Q.search_term("filename", filename)})
+        return next((n["id"] for n in nodes["files"]["nodes"]
+                     if basename(n) == filename and n["id"] not in progress.failed_files), None)
 
     def _product(self, product_id: str, product_slug: str = "") -> Product:
-        node, media = self._paged(Q.PRODUCT_MEDIA, {"id": product_id}, "product", "media")
+        node, media = self.client.paged(Q.PRODUCT_MEDIA, {"id": product_id}, "product", "media")
         if node is None:
             raise PermanentError(f"product {product_id} does not exist on Shopify")
-        parsed = [parse_media(n, product_slug) if product_slug
-                  else Media(n["id"], _basename(n), kind=n.get("mediaContentType") or "IMAGE") for n in media]
-        return Product(node["id"], node["title"], parsed)
+        return Product(node["id"], node["title"], [parse_media(n, product_slug) for n in media])
+
+    def _media_ids(self, product_id: str) -> set[str]:
+        return {m.id for m in self._product(product_id).media}
 
     def _variant_media(self, variant_id: str) -> set[str]:
-        node = self._execute(Q.VARIANT_MEDIA, {"id": variant_id})["productVariant"]
+        node = self.client.execute(Q.VARIANT_MEDIA, {"id": variant_id})["productVariant"]
         if node is None:
             raise PermanentError(f"variant {variant_id} does not exist on Shopify")
         return {m["id"] for m in node["media"]["nodes"]}
@@ -540,17 +515,18 @@ class Publisher:
         """Until Shopify's reorder job is done; one that never says so is tried again later."""
         deadline = self._clock() + self.config.poll_timeout
         while True:
-            job = self._execute(Q.JOB, {"id": job_id})["job"]
+            job = self.client.execute(Q.JOB, {"id": job_id})["job"]
             if job is None or job["done"]:
                 return
             if self._clock() >= deadline:
                 raise TransientError(f"reorder job {job_id} not done after {self.config.poll_timeout:g} s")
             self._sleep(self.config.poll_interval)
 
-    def _alt(self, request: PublishRequest, ids: RemoteIds, product_id: str) -> str:
-        title = request.fields.get("title") or ids.get("product_title")
+    def _alt(self, run: _Run) -> str:
+        request, progress = run.request, run.progress
+        title = request.fields.get("title") or progress.product_title
         if not title:
-            title = self._product(product_id).title
+            title = self._product(progress.product_id).title
         values = {"product_key": request.product_key, "category": request.category, "view": request.view or "",
                   "index": "" if request.index is None else request.index + 1, **request.fields, "title": title}
         return alt_text(request.params.alt, values)
@@ -562,29 +538,26 @@ class Publisher:
             return self._locks[product_id]
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.casefold()).strip()
-
-
-def _has_serial(product: dict, serial: str) -> bool:
-    tokens = {t.lstrip("#") for t in _norm(product["title"]).split()}
-    codes = [(v.get(k) or "").casefold() for v in product["variants"]["nodes"] for k in ("sku", "barcode")]
-    return serial in tokens or any(c == serial or c.endswith(f"-{serial}") for c in codes)
+def _check(payload: dict | None, what: str, done: set[str] = frozenset()) -> None:
+    """Raise for a mutation's user errors, except codes in ``done`` (an earlier send took)."""
+    errors = (payload or {}).get("userErrors") or []
+    if errors and not {e.get("code") for e in errors} <= done:
+        raise _refused(errors, what)
 
 
 def _problems(node: dict) -> str:
     """Shopify's reasons a file FAILED (fileErrors and mediaErrors often say the same)."""
     problems = [*(node.get("fileErrors") or []), *(node.get("mediaErrors") or [])]
-    return "; ".join(dict.fromkeys(
+    return remote_text("; ".join(dict.fromkeys(
         f"{p.get('code')}: {p.get('message')}" + (f" ({p['details']})" if p.get("details") else "")
-        for p in problems)) or "processing failed"
+        for p in problems)) or "processing failed", 500)
 
 
 def _refused(errors: list[dict], what: str) -> PublishError:
     """The error for a mutation's user errors: transient when every one says
     Shopify is busy with the object (``BUSY_CODES``), permanent otherwise."""
     codes = {e.get("code") for e in errors}
-    named = ", ".join(sorted(str(c) for c in codes if c))
+    named = remote_text(", ".join(sorted(str(c) for c in codes if c)), 200)
     message = f"{what}: {_messages(errors)}" + (f" [{named}]" if named else "")
     if codes <= BUSY_CODES:
         return TransientError(f"{message} (Shopify is busy with it; trying again later)")
@@ -592,4 +565,5 @@ def _refused(errors: list[dict], what: str) -> PublishError:
 
 
 def _messages(errors: list[dict]) -> str:
-    return "; ".join(f"{'.'.join(map(str, e.get('field') or []))}: {e.get('message')}".lstrip(": ") for e in errors)
+    return remote_text("; ".join(f"{'.'.join(map(str, e.get('field') or []))}: {e.get('message')}".lstrip(": ")
+                                 for e in errors), 500)

@@ -14,7 +14,10 @@ long one. The cost of each document is tested against the schema.
 
 from __future__ import annotations
 
-SEARCH_FIRST = 20  # the largest ``$first`` booth sends; the cost test prices every search with it
+SEARCH_FIRST = 20           # products per page of a title search (262 points)
+VARIANT_SEARCH_FIRST = 100  # variants per page of a SKU or barcode search (202 points)
+# The ``$first`` each searching document is sent with; the cost test prices them with it.
+FIRST = {"PRODUCTS_BY_SEARCH": SEARCH_FIRST, "VARIANTS_BY_SEARCH": VARIANT_SEARCH_FIRST}
 
 CHECK = """
 query BoothCheck {
@@ -24,9 +27,10 @@ query BoothCheck {
 """
 
 VARIANTS_BY_SEARCH = """
-query BoothVariants($query: String!, $first: Int!) {
-  productVariants(first: $first, query: $query) {
+query BoothVariants($query: String!, $first: Int!, $after: String) {
+  productVariants(first: $first, after: $after, query: $query) {
     nodes { id sku barcode title product { id title } }
+    pageInfo { hasNextPage endCursor }
   }
 }
 """
@@ -34,13 +38,14 @@ query BoothVariants($query: String!, $first: Int!) {
 # A few variants per product (2 + 20 x 13 = 262 points); a product with more
 # has the rest fetched with PRODUCT_VARIANTS.
 PRODUCTS_BY_SEARCH = """
-query BoothProducts($query: String!, $first: Int!) {
-  products(first: $first, query: $query) {
+query BoothProducts($query: String!, $first: Int!, $after: String) {
+  products(first: $first, after: $after, query: $query) {
     nodes {
       id
       title
       variants(first: 10) { nodes { id sku barcode title } pageInfo { hasNextPage endCursor } }
     }
+    pageInfo { hasNextPage endCursor }
   }
 }
 """
@@ -122,6 +127,7 @@ query BoothFileStatus($ids: [ID!]!) {
     ... on MediaImage {
       status
       fileStatus
+      originalSource { fileSize }
       fileErrors { code message details }
       mediaErrors { code message details }
     }
@@ -129,6 +135,8 @@ query BoothFileStatus($ids: [ID!]!) {
 }
 """
 
+# Detaching, attaching, and new bytes for a file (``originalSource``: the file
+# keeps its id and its place on the product, and is processed again).
 FILE_UPDATE = """
 mutation BoothFileUpdate($files: [FileUpdateInput!]!) {
   fileUpdate(files: $files) {
@@ -170,6 +178,12 @@ query BoothJob($id: ID!) {
   job(id: $id) { id done }
 }
 """
+
+
+def search_term(field_name: str, value: str) -> str:
+    """``sku:"A \\"B\\""``: a quoted search term (it still travels as a variable)."""
+    return f'{field_name}:"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
 
 ALL = {
     name: value for name, value in dict(globals()).items()

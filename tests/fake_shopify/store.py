@@ -8,7 +8,9 @@ the state at the moment they are read. Every interface value carries its
 As strict as Shopify where that has let bugs through: connections return at
 most ``first`` items (``after`` pages on, ``reverse`` flips, ``files`` sorts by
 ``sortKey``, oldest first by default); a FAILED file cannot be updated, only
-deleted; a variant holds one media item."""
+deleted; a variant holds one media item; new bytes (``fileUpdate
+originalSource``) go into a READY file only, which keeps its id and its place
+on every product and is processed again (UPLOADED, PROCESSING, READY)."""
 
 from __future__ import annotations
 
@@ -100,6 +102,7 @@ class Store:
         self._ids = itertools.count(1001)
         self.reorder_calls = 0
         self.deleted: list[File] = []           # files removed by fileDelete, in order
+        self.source_updates: list[str] = []     # ids of files given new bytes by fileUpdate, in order
         self.refusals: list[tuple[str, str]] = []  # (mutation, user error code) for the next such calls
         self.stuck_jobs = False                 # reorder jobs never report done
 
@@ -335,9 +338,16 @@ class Store:
                 errors.append(_user_error("INVALID_FAILED_MEDIA_STATE", "File cannot be updated in a failed state."))
                 continue
             if spec.get("originalSource"):
+                if file.status != "READY":  # its earlier bytes are still being processed
+                    errors.append(_user_error("NON_READY_STATE", "Non-ready files cannot be updated."))
+                    continue
                 staged = self._staged_for(spec["originalSource"])
                 file.status, file.polls, file.errors = "UPLOADED", 0, []
-                file.content = staged.body if staged and staged.body else b""
+                if staged is None or staged.body is None:
+                    file.fail = True  # nothing to download: processing ends FAILED
+                else:
+                    file.content = staged.body
+                self.source_updates.append(file.id)
             if spec.get("referencesToAdd") or spec.get("referencesToRemove"):
                 if file.status != "READY":
                     errors.append(_user_error("NON_READY_STATE", "Non-ready files cannot be updated."))

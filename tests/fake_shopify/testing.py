@@ -1,56 +1,72 @@
-"""Helpers for tests that publish against the fake: a dict-backed RemoteIds,
-a config pointing at the fake, tiny images, requests."""
+"""Helpers for tests that publish against the fake: a progress store in memory
+(kept as JSON, the way the journal keeps it), one that 'crashes' after a
+chosen save, a config pointing at the fake, tiny images, requests."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import threading
 from pathlib import Path
 
 from PIL import Image
 
 from integrations.shopify.config import PublishParams, ShopifyConfig
+from integrations.shopify.progress import DictProgressStore, Progress
 from integrations.shopify.publish import PublishRequest
 
 TOKEN = "shpat_fake_static_token_0123456789"
+ANY = object()
 
 
-class DictIds:
-    """RemoteIds in memory; ``log`` keeps every put in order."""
+class MemoryStore(DictProgressStore):
+    """A ``ProgressStore`` holding one JSON text, like a journal row; ``saves``
+    keeps every saved record in order."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-        self.log: list[tuple[str, str]] = []
+    def __init__(self, data: dict | None = None) -> None:
+        self.text = json.dumps(data or {})
+        self.saves: list[Progress] = []
         self._lock = threading.Lock()
+        super().__init__(lambda: json.loads(self.text), self._write)
 
-    def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    def put(self, key: str, value: str) -> None:
+    def _write(self, data: dict) -> None:
         with self._lock:
-            self.values[key] = value
-            self.log.append((key, value))
+            self.text = json.dumps(data)
+            self.saves.append(Progress.from_dict(data))
+
+    @property
+    def progress(self) -> Progress:
+        return self.load()
+
+    @property
+    def data(self) -> dict:
+        return json.loads(self.text)
 
 
 class Crash(Exception):
     """The process died right after a journal commit."""
 
 
-class CrashAfter(DictIds):
-    """Commits the put, then 'crashes' when ``key`` is stored (with ``value``,
-    when one is given: ``""`` is a key being cleared)."""
+class CrashAfter(MemoryStore):
+    """Commits the save, then 'crashes', the first time a save changes ``field``
+    (to ``value``, when one is given; ``value`` may also be a test of the new
+    value). Only once: the next process goes on."""
 
-    def __init__(self, key: str, value: str | None = None) -> None:
-        super().__init__()
-        self.key = key
-        self.value = value
+    def __init__(self, field: str, value: object = ANY, data: dict | None = None) -> None:
+        super().__init__(data)
+        self.field, self.value = field, value
 
-    def put(self, key: str, value: str) -> None:
-        super().put(key, value)
-        if key == self.key and self.value in (None, value):
-            self.key = None
-            raise Crash(key)
+    def save(self, progress: Progress) -> None:
+        if self.field is None:
+            return super().save(progress)
+        before = getattr(self.load(), self.field)
+        super().save(progress)
+        after = getattr(progress, self.field)
+        wanted = self.value(after) if callable(self.value) else self.value in (ANY, after)
+        if after != before and wanted:
+            field, self.field = self.field, None
+            raise Crash(f"after saving {field} = {after!r}")
 
 
 def shop_config(url: str, **changes) -> ShopifyConfig:
@@ -60,12 +76,13 @@ def shop_config(url: str, **changes) -> ShopifyConfig:
     return ShopifyConfig(**values)
 
 
-def tiny_image(folder: Path, name: str, seed: int = 0, fmt: str = "JPEG") -> tuple[Path, str]:
-    """An 8x8 image with distinct bytes per seed, and its sha256."""
+def tiny_image(folder: Path, name: str, seed: int = 0, fmt: str = "JPEG", pad: int = 0) -> tuple[Path, str]:
+    """An 8x8 image with distinct bytes per seed (``pad`` more bytes make it
+    larger), and its sha256."""
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), (seed % 256, (seed * 7) % 256, (seed * 13) % 256)).save(buf, fmt)
     path = folder / name
-    path.write_bytes(buf.getvalue() + seed.to_bytes(4, "big"))  # trailing bytes keep hashes distinct
+    path.write_bytes(buf.getvalue() + seed.to_bytes(4, "big") + b"\0" * pad)  # trailing bytes keep hashes distinct
     return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -13,6 +13,7 @@ States::
                   |  \\-> retrying (a transient failure: waits, with backoff) -> waiting ...
                   |  \\-> quarantined (a bad photo)
                   \\-> needs_review (a person decides: the cut-out, or which product) -> waiting | rejected
+                  \\-> grouping (compose.scale: product: measured, waits for the product's other views) -> waiting
 
 ``stage`` says where the next attempt starts: ``load`` (from the original) or
 ``publish`` (the output is already on disk; only the publish step is left).
@@ -46,6 +47,7 @@ class State(StrEnum):
     QUARANTINED = "quarantined"
     NEEDS_REVIEW = "needs_review"
     REJECTED = "rejected"
+    GROUPING = "grouping"  # measured; waits for the rest of its product's views (compose.scale: product)
 
 
 class Checkpoint(StrEnum):
@@ -62,10 +64,11 @@ class ReviewKind(StrEnum):
 
 WAITING, PROCESSING, PUBLISHING, DONE = State.WAITING, State.PROCESSING, State.PUBLISHING, State.DONE
 RETRYING, QUARANTINED, NEEDS_REVIEW, REJECTED = State.RETRYING, State.QUARANTINED, State.NEEDS_REVIEW, State.REJECTED
+GROUPING = State.GROUPING
 STATES = tuple(State)
 FINAL = (DONE, QUARANTINED, NEEDS_REVIEW, REJECTED)
 IN_FLIGHT = (PROCESSING, PUBLISHING)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -113,6 +116,13 @@ CREATE TABLE IF NOT EXISTS history (
     detail  TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS history_job ON history (job_id, id);
+CREATE TABLE IF NOT EXISTS product_sets (
+    category    TEXT NOT NULL,
+    product_key TEXT NOT NULL,
+    scale       REAL NOT NULL,
+    released_at REAL NOT NULL,
+    PRIMARY KEY (category, product_key)
+);
 CREATE TABLE IF NOT EXISTS notices (
     path       TEXT PRIMARY KEY,
     raw_path   BLOB,
@@ -128,11 +138,12 @@ CREATE TABLE IF NOT EXISTS notices (
 # Columns added after the first release (schema version 1 -> 2).
 _ADDED = (("raw_path", "BLOB"), ("review_kind", "TEXT"), ("confidence", "REAL"),
           ("reasons", "TEXT NOT NULL DEFAULT '[]'"), ("overrides", "TEXT NOT NULL DEFAULT '{}'"),
-          ("replaces", "INTEGER"), ("approved", "INTEGER NOT NULL DEFAULT 0"))
+          ("replaces", "INTEGER"), ("approved", "INTEGER NOT NULL DEFAULT 0"), ("own_scale", "REAL"),
+          ("set_scale", "REAL"))
 
 _SETTABLE = {"attempts", "next_attempt_at", "stage", "timings", "output", "error_type", "quarantined_to",
              "finished_at", "duplicate_of", "size", "mtime_ns", "review_kind", "confidence", "reasons",
-             "overrides", "replaces", "approved"}
+             "overrides", "replaces", "approved", "own_scale", "set_scale"}
 _JSON = ("timings", "fields", "remote", "reasons", "overrides")
 
 
@@ -175,6 +186,8 @@ class Job:
     overrides: dict[str, str] = field(default_factory=dict)
     replaces: int | None = None
     approved: bool = False
+    own_scale: float | None = None  # the scale this view would get on its own (compose.scale: product)
+    set_scale: float | None = None  # the product's shared scale it was rendered at
 
     @property
     def file(self) -> Path:
@@ -268,6 +281,7 @@ class Journal:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version >= SCHEMA_VERSION:
             return
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_product ON jobs (category, product_key)")
         have = {r[1] for r in self._db.execute("PRAGMA table_info(jobs)")}
         for name, kind in _ADDED:
             if name not in have:
@@ -593,6 +607,75 @@ class Journal:
             (sha256, category, product_key, view, index, display(other_than), str(QUARANTINED), str(RETRYING),
              str(REJECTED)))), None))
 
+    # ------------------------------------------------------------------ product sets
+
+    def set_members(self, category: str | None, product_key: str | None) -> list[Job]:
+        """The views of one product that count: the newest version of each file,
+        no duplicates, nothing quarantined or rejected."""
+        return [_job(r) for r in self._q(
+            "SELECT * FROM jobs WHERE category IS ? AND product_key IS ? AND duplicate_of IS NULL"
+            " AND state NOT IN (?, ?) AND id IN (SELECT MAX(id) FROM jobs WHERE category IS ? AND product_key IS ?"
+            " GROUP BY path) ORDER BY id",
+            (category, product_key, str(QUARANTINED), str(REJECTED), category, product_key))]
+
+    def recent_products(self, since: float) -> list[tuple[str | None, str | None]]:
+        """(category, product key) of every product with a photo seen since ``since``."""
+        return [(r[0], r[1]) for r in self._q(
+            "SELECT DISTINCT category, product_key FROM jobs WHERE created_at>=? ORDER BY category, product_key",
+            (since,))]
+
+    def grouping(self) -> list[tuple[str | None, str | None, float]]:
+        """Products with views waiting for the rest: (category, product key, time of the last one)."""
+        return [(r[0], r[1], r[2]) for r in self._q(
+            "SELECT category, product_key, MAX(updated_at) FROM jobs WHERE state=? GROUP BY category, product_key",
+            (str(GROUPING),))]
+
+    def set_scale(self, category: str | None, product_key: str | None) -> float | None:
+        """The scale a product's views were released at (None: not released yet)."""
+        rows = self._q("SELECT scale FROM product_sets WHERE category=? AND product_key=?",
+                       (category or "", product_key or ""))
+        return rows[0][0] if rows else None
+
+    def release_set(self, category: str | None, product_key: str | None, scale: float) -> int:
+        """The product's views are all in (or no more came): fix its scale and
+        queue the waiting views to be rendered at it. Returns how many were queued."""
+        def write():
+            self._db.execute("INSERT INTO product_sets (category, product_key, scale, released_at) VALUES (?,?,?,?)"
+                             " ON CONFLICT (category, product_key) DO UPDATE SET scale=excluded.scale,"
+                             " released_at=excluded.released_at",
+                             (category or "", product_key or "", scale, self._clock()))
+            ids = [r[0] for r in self._db.execute(
+                "SELECT id FROM jobs WHERE state=? AND category IS ? AND product_key IS ?",
+                (str(GROUPING), category, product_key)).fetchall()]
+            for job_id in ids:
+                self._db.execute("UPDATE jobs SET state=?, stage='load', updated_at=? WHERE id=?",
+                                 (str(WAITING), self._clock(), job_id))
+                self._history(job_id, WAITING, None, None, f"the product's views are in: rendered at one scale "
+                                                            f"({scale:.4f})", {"set_scale": scale})
+            return len(ids)
+        return self._transaction(write)
+
+    def shrink_set(self, category: str | None, product_key: str | None, scale: float,
+                   keep: Iterable[int] = ()) -> list[int]:
+        """A late view needs a smaller scale: make it the product's, and queue its
+        other views rendered larger to be rendered again (their published images
+        are then replaced in place). ``keep``: jobs in flight, left alone."""
+        keep = {int(k) for k in keep}
+
+        def write():
+            self._db.execute("UPDATE product_sets SET scale=? WHERE category=? AND product_key=?",
+                             (scale, category or "", product_key or ""))
+            again = [j.id for j in self.set_members(category, product_key)
+                     if j.id not in keep and j.set_scale is not None and j.set_scale > scale + 1e-9
+                     and j.state in (DONE, NEEDS_REVIEW, RETRYING, WAITING)]
+            for job_id in again:
+                self._db.execute("UPDATE jobs SET state=?, stage='load', attempts=0, next_attempt_at=0,"
+                                 " updated_at=? WHERE id=?", (str(WAITING), self._clock(), job_id))
+                self._history(job_id, WAITING, None, None, f"a later view of the product needs a smaller scale "
+                                                            f"({scale:.4f}): rendered again", {"set_scale": scale})
+            return again
+        return self._transaction(write)
+
     # ------------------------------------------------------------------ remote progress
 
     def remote(self, job_id: int | str) -> dict[str, Any]:
@@ -604,9 +687,6 @@ class Journal:
         """Replace the job's publish progress; durable before it returns."""
         self._write("UPDATE jobs SET remote=?, updated_at=? WHERE id=?",
                     (json.dumps(dict(data)), self._clock(), int(job_id)))
-
-    def remote_ids(self, job_id: int | str) -> "RemoteIds":
-        return RemoteIds(self, int(job_id))
 
     # ------------------------------------------------------------------ notices
 
@@ -640,24 +720,3 @@ class Journal:
         """Forget the notices under ``root`` that a full scan begun at ``seen_since`` did not see again."""
         return self._write("DELETE FROM notices WHERE root=? AND last_seen<?", (display(root), seen_since))
 
-
-class RemoteIds:
-    """Key-by-key access to a job's publish progress (each ``put`` durable before it returns)."""
-
-    def __init__(self, journal: Journal, job_id: int) -> None:
-        self._journal = journal
-        self.job_id = job_id
-
-    def get(self, key: str) -> Any:
-        return self._journal.remote(self.job_id).get(key)
-
-    def put(self, key: str, value: Any) -> None:
-        def write():
-            row = self._journal._db.execute("SELECT remote FROM jobs WHERE id=?", (self.job_id,)).fetchone()
-            data = json.loads(row[0] or "{}") if row else {}
-            data[key] = value
-            self._journal._db.execute("UPDATE jobs SET remote=? WHERE id=?", (json.dumps(data), self.job_id))
-        self._journal._transaction(write)
-
-    def all(self) -> dict[str, Any]:
-        return self._journal.remote(self.job_id)

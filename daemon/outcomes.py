@@ -78,6 +78,7 @@ _MESSAGES = {
     ev.JOB_RETRYING: ("warning", "job failed, will retry"),
     ev.JOB_QUARANTINED: ("error", "quarantined"),
     ev.JOB_FORGOTTEN: ("info", "original changed or vanished before it was finished; taking the new version"),
+    ev.JOB_GROUPED: ("info", "waiting for the product's other views, to render them at one scale"),
 }
 
 

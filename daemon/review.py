@@ -108,6 +108,32 @@ class Thumbnails:
         return data
 
 
+# ----------------------------------------------------------------------- view sets
+
+SET_WINDOW = 7 * 24 * 3600  # products seen in the last week are checked for missing or doubled views
+
+
+def view_problems(config: Config, journal: Journal, now: float | None = None) -> list[dict[str, Any]]:
+    """Products of a category that lists its views, with a view missing or
+    shot twice (two different files for one view)."""
+    now = time.time() if now is None else now
+    problems = []
+    for category_name, product_key in journal.recent_products(now - SET_WINDOW):
+        category = config.category(category_name)
+        if not category.views or category.name != (category_name or "default"):
+            continue
+        counts: dict[str, int] = {}
+        for job in journal.set_members(category_name, product_key):
+            key = (job.view or "").casefold()
+            counts[key] = counts.get(key, 0) + 1
+        missing = [v for v in category.views if v.casefold() not in counts]
+        doubled = [v for v in category.views if counts.get(v.casefold(), 0) > 1]
+        if missing or doubled:
+            problems.append({"category": category.name, "product": product_key, "missing": missing,
+                             "doubled": doubled})
+    return problems
+
+
 # ----------------------------------------------------------------------- decisions
 
 @dataclass(frozen=True)
@@ -172,6 +198,7 @@ class ReviewDesk:
                          if not (j.state == State.NEEDS_REVIEW and j.review_kind == ReviewKind.CUTOUT)][:8],
             "notices": [{"name": Path(n.path).name, "reason": n.reason, "fix": n.fix}
                         for n in self.journal.notices()[:20]],
+            "view_sets": view_problems(self.config, self.journal, now)[:20],
             "health": dict(health or {}),
         }
 

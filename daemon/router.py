@@ -1,9 +1,12 @@
 """Path -> category, product key, view and index.
 
 Rules from ``routes:`` are tried in order against the path relative to the
-watched root (always with ``/``); the first match wins. A rule is a glob
-(``Lenses/**``) or a regex whose named groups (``product``, ``view``,
-``index``, or any other) fill the rule's templates. Whatever a rule leaves
+watched root (always with ``/``) and the photo's IPTC/XMP tags; the first
+match wins. A rule is a glob (``Lenses/**``, through wcmatch) or a regex whose
+named groups (``product``, ``view``, ``index``, or any other) fill the rule's
+templates, and/or ``meta``: globs the tags must match (``{preset: 'Lenses*'}``).
+Tags fill fields too (``{preset}``, ``{keywords}``...), and give the product
+and view when the rule does not. Whatever a rule leaves
 empty is guessed leniently from the names the booth writes:
 
 - StyleShoots default naming ``048459373763_FrontView_1.jpg`` (product_View_n),
@@ -15,10 +18,13 @@ A path that matches no rule uses the ``default`` category.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+
+from wcmatch import glob
 
 from daemon.config import DEFAULT_CATEGORY, RouteRule
 from pipeline.template import fill_template
@@ -44,53 +50,41 @@ class Router:
     def __init__(self, rules: Sequence[RouteRule]) -> None:
         self._rules = [(rule, _matcher(rule)) for rule in rules]
 
-    def route(self, relative: str | PurePosixPath) -> Route:
+    def route(self, relative: str | PurePosixPath, tags: Mapping[str, str] | None = None) -> Route:
+        """The route of the photo at ``relative`` (below its watched folder) with
+        the IPTC/XMP ``tags`` the booth wrote into it."""
         rel = str(relative).replace("\\", "/").lstrip("/")
+        tags = dict(tags or {})
         for rule, match in self._rules:
-            found = match(rel)
+            found = match(rel, tags)
             if found is not None:
-                return _build(rule.category, rel, found, rule)
-        return _build(DEFAULT_CATEGORY, rel, {}, None)
+                return _build(rule.category, rel, found, rule, tags)
+        return _build(DEFAULT_CATEGORY, rel, {}, None, tags)
 
 
-def glob_to_regex(pattern: str) -> re.Pattern[str]:
-    """A path glob: ``**`` crosses folders, ``*`` and ``?`` stay within one, ``[...]`` as usual."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1:end].replace("\\", "\\\\")
-                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
-                i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z", re.IGNORECASE)
+_GLOB = glob.GLOBSTAR | glob.IGNORECASE | glob.DOTGLOB
 
 
 def _matcher(rule: RouteRule):
+    """(rel, tags) -> the named groups when the rule matches, else None."""
     if rule.regex is not None:
         regex = re.compile(rule.regex)
-        return lambda rel: (lambda m: None if m is None else {
+        path = lambda rel: (lambda m: None if m is None else {  # noqa: E731
             k: v for k, v in m.groupdict().items() if v is not None})(regex.search(rel))
-    regex = glob_to_regex(rule.glob or "")
-    return lambda rel: {} if regex.match(rel) else None
+    elif rule.glob is not None:
+        pattern = rule.glob
+        path = lambda rel: {} if glob.globmatch(rel, pattern, flags=_GLOB) else None  # noqa: E731
+    else:
+        path = lambda rel: {}  # noqa: E731
+    wanted = {k.casefold(): v for k, v in (rule.meta or {}).items()}
+
+    def match(rel: str, tags: Mapping[str, str]) -> dict[str, str] | None:
+        folded = {k.casefold(): v for k, v in tags.items()}
+        if any(not fnmatch.fnmatch(folded.get(k, "").casefold(), v.casefold()) or k not in folded
+               for k, v in wanted.items()):
+            return None
+        return path(rel)
+    return match
 
 
 def guess(rel: str) -> dict[str, str]:
@@ -105,14 +99,18 @@ def guess(rel: str) -> dict[str, str]:
     return {"product": parent or stem}
 
 
-def _build(category: str, rel: str, groups: Mapping[str, str], rule: RouteRule | None) -> Route:
+def _build(category: str, rel: str, groups: Mapping[str, str], rule: RouteRule | None,
+           tags: Mapping[str, str]) -> Route:
     guessed = guess(rel)
-    product = (fill_template(rule.product, groups) if rule else "") or guessed.get("product", "")
-    view = (fill_template(rule.view, groups) if rule else "") or guessed.get("view", "")
+    product = ((fill_template(rule.product, groups) if rule else "") or tags.get("product", "")
+               or guessed.get("product", ""))
+    view = (fill_template(rule.view, groups) if rule else "") or tags.get("view", "") or guessed.get("view", "")
     index_text = (fill_template(rule.index, groups) if rule else "") or guessed.get("index", "")
     product = " ".join(product.split()) or PurePosixPath(rel).stem
     index = int(index_text) if index_text.isdigit() else None
-    return Route(category, product, view or None, index, _fields(category, product, view, index_text, groups))
+    fields = {**{k: v for k, v in tags.items() if k not in ("product", "view")},
+              **_fields(category, product, view, index_text, groups)}
+    return Route(category, product, view or None, index, fields)
 
 
 def _fields(category: str, product: str, view: str, index: str, groups: Mapping[str, str]) -> dict[str, str]:

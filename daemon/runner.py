@@ -27,7 +27,7 @@ import yaml
 import pipeline
 from daemon.config import Category, Config
 from pipeline.confidence import Assessment, assess
-from pipeline.core import segment_photo
+from pipeline.core import own_scale, segment_photo
 from pipeline.errors import EmptyFile, FileTooLarge
 from pipeline.load import PROBE_BYTES, probe
 
@@ -300,14 +300,27 @@ class Runner:
     def cut(self, photo: pipeline.Photo, plan: Plan) -> pipeline.Segmentation:
         return segment_photo(photo, self.segmenters.get(plan.segmenter, plan.white_studio))
 
+    def own_scale(self, photo: pipeline.Photo, segmentation: pipeline.Segmentation, plan: Plan) -> float:
+        """The scale this view would get on its own; a product's views share the smallest."""
+        return own_scale(photo.rgb.shape, segmentation, plan.profile)
+
     def finish(self, photo: pipeline.Photo, segmentation: pipeline.Segmentation, plan: Plan,
-               fields: Mapping[str, str] | None = None, *, asked: bool = False) -> Finished:
+               fields: Mapping[str, str] | None = None, *, asked: bool = False,
+               scale: float | None = None) -> Finished:
+        """``scale``: the product's shared scale (compose.scale: product), None for the photo's own."""
         assessment = assess(photo.rgb, segmentation)
-        result = self._finish(photo, segmentation, plan.profile, {**(fields or {}), "category": plan.category.name})
+        extra = {} if scale is None else {"scale": scale}
+        result = self._finish(photo, segmentation, plan.profile, {**(fields or {}), "category": plan.category.name},
+                              **extra)
         return Finished(result, photo, assessment, tuple(review_reasons(plan.category, assessment, asked=asked)))
 
     def process(self, path: str | os.PathLike, plan: Plan, fields: Mapping[str, str] | None = None,
-                *, asked: bool = False) -> Finished:
+                *, asked: bool = False, scale: float | None = None) -> Finished:
         """All the steps for one file (``booth process``)."""
         photo = self.load(self.read(path, plan), plan)
-        return self.finish(photo, self.cut(photo, plan), plan, fields, asked=asked)
+        return self.finish(photo, self.cut(photo, plan), plan, fields, asked=asked, scale=scale)
+
+    def measure(self, path: str | os.PathLike, plan: Plan) -> float:
+        """The scale one view of a product would get on its own (the first pass of a set)."""
+        photo = self.load(self.read(path, plan), plan)
+        return self.own_scale(photo, self.cut(photo, plan), plan)

@@ -162,6 +162,7 @@ class Service:
         if swept:
             log.info("removed half-written files left by an earlier crash", files=swept)
         self._candidates = candidates_for(config)
+        self._say_findings(config)
         if self.segmenters is None:
             self.segmenters = Segmenters(config)
         self.runner = Runner(config, self.segmenters, finish=self._finish)
@@ -176,6 +177,14 @@ class Service:
         log.info("ready", watched=[files.display(p) for p in config.watch.paths], output=str(config.output.dir),
                  settle_seconds=config.watch.settle_seconds, jobs=self.journal.counts(),
                  review=self.review_server.url if self.review_server else None)
+
+    def _say_findings(self, config: Config) -> None:
+        """What the config points to that is worth knowing (the placeholder logo...);
+        watch folders and models speak for themselves as they are set up."""
+        from daemon.config import config_findings
+        for finding in config_findings(config, folders=False, models=False):
+            log.warning("config: " + finding.message, key=finding.key, level_of_finding=finding.level,
+                        fix=finding.fix or None)
 
     def _check_journal(self) -> None:
         """An empty journal beside finished images means it was lost: starting
@@ -284,6 +293,7 @@ class Service:
                 self.events.emit(ev.RELOADED, **self.segmenters.describe())
                 return False
         self.config = new
+        self._say_findings(new)
         self._candidates = candidates_for(new)
         self.intake.config, self.intake.router = new, Router(new.routes)
         self.worker.config = self.runner.config = new

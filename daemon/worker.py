@@ -82,6 +82,7 @@ class _Work:
     finished: Finished | None = None
     output: Path | None = None
     held: tuple[ReviewKind, str] | None = None  # why it waits for a person
+    grouped: bool = False  # measured, waits for its product's other views
     changes: dict[str, Any] = field(default_factory=dict)  # journal columns the outcome sets
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -198,6 +199,7 @@ class Worker:
             if orphans := self._journal.recover(keep=mine):
                 self._log.warning("jobs marked in flight but not being worked on are queued again "
                                   "(a state write failed earlier)", jobs=orphans)
+        self._release_sets()
         fed = 0
         for job in self._journal.due(limit=4 * self.config.workers.max_in_memory):
             if self._stopping:
@@ -270,8 +272,18 @@ class Worker:
             work.output = Path(job.output or "")
             return work
         with self._stage(work, "finish"):
+            scale = None
+            if work.plan.profile.compose.scale == "product":
+                own = self.runner.own_scale(work.photo, work.segmentation, work.plan)
+                work.changes["own_scale"] = own
+                scale = self._place_in_set(job, own)
+                if scale is None:
+                    work.grouped = True
+                    work.photo = work.segmentation = None
+                    return work
+                work.changes["set_scale"] = scale
             finished = self.runner.finish(work.photo, work.segmentation, work.plan, job.fields,
-                                          asked=bool(job.overrides))
+                                          asked=bool(job.overrides), scale=scale)
             for key, ms in (finished.result.timings or {}).items():
                 work.timings[f"finish.{key}"] = round(float(ms), 1)
             output = self._output_path(job, finished.result.extension)
@@ -304,8 +316,50 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - a missing preview must not fail the photo
             work.log.warning("could not make the review thumbnails", error=describe(exc))
 
+    # ------------------------------------------------------------------ product sets
+
+    def _place_in_set(self, job: Job, own: float) -> float | None:
+        """The scale to render this view at (its product's), or None while the
+        product's views are still arriving. A view that needs a smaller scale
+        than the product was rendered at makes it the product's, and the other
+        views are rendered again."""
+        scale = self._journal.set_scale(job.category, job.product_key)
+        if scale is None:
+            return None
+        if own < scale - 1e-9:
+            with self._lock:
+                busy = set(self._in_flight) - {job.id}
+            again = self._journal.shrink_set(job.category, job.product_key, own, keep=busy)
+            self._log.info("a later view needs a smaller scale: the product's other views are rendered again",
+                           product_key=job.product_key, category=job.category, scale=round(own, 4),
+                           was=round(scale, 4), jobs=again)
+            return own
+        return scale
+
+    def _release_sets(self) -> int:
+        """Render the products whose views are all in, or that got no new view for
+        ``product_settle_seconds``, at the smallest scale any of their views needs."""
+        released = 0
+        for category_name, product_key, last_view in self._journal.grouping():
+            category = self.config.category(category_name)
+            members = self._journal.set_members(category_name, product_key)
+            waiting = [m for m in members if m.state == State.GROUPING]
+            seen = {(m.view or "").casefold() for m in members if m.own_scale is not None}
+            complete = bool(category.views) and {v.casefold() for v in category.views} <= seen
+            if not waiting or not (complete or self._clock() - last_view >= category.product_settle_seconds):
+                continue
+            if any(m.state in (State.WAITING, State.PROCESSING) and m.own_scale is None for m in members):
+                continue  # a view still being measured: it decides the scale too
+            scale = min(m.own_scale for m in members if m.own_scale is not None)
+            queued = self._journal.release_set(category_name, product_key, scale)
+            self._log.info("a product's views are rendered at one scale", category=category_name,
+                           product_key=product_key, views=len(members), scale=round(scale, 4),
+                           complete=complete, queued=queued)
+            released += queued
+        return released
+
     def _publish(self, work: _Work) -> _Work:
-        if work.held is not None:
+        if work.held is not None or work.grouped:
             return work
         with self._stage(work, "publish"):
             from integrations.shopify.publish import NeedsReview, PublishRequest
@@ -318,10 +372,11 @@ class Worker:
                 data = None
             if data is None:
                 raise OutputUnavailable(f"the finished image {work.output} is gone")
+            order = category.view_order(job.view)  # a category's listed views set the order on the product page
             request = PublishRequest(
                 job_id=str(job.id), image_path=work.output, image_sha256=hashlib.sha256(data).hexdigest(),
-                category=category.name, product_key=job.product_key or "", view=job.view, index=job.index,
-                fields=dict(job.fields), params=category.publish)
+                category=category.name, product_key=job.product_key or "", view=job.view,
+                index=order if order is not None else job.index, fields=dict(job.fields), params=category.publish)
             result = self._publisher.publish(request, self._progress(job.id))
             if isinstance(result, NeedsReview):
                 work.held = (ReviewKind.PRODUCT, result.reason)
@@ -329,10 +384,8 @@ class Worker:
 
     def _progress(self, job_id: int):
         """The job's publish progress, kept in the journal."""
-        try:
-            from integrations.shopify.progress import DictProgressStore
-        except ImportError:
-            return self._journal.remote_ids(job_id)
+        from integrations.shopify.progress import DictProgressStore
+
         return DictProgressStore(lambda: self._journal.remote(job_id),
                                  lambda data: self._journal.set_remote(job_id, data))
 
@@ -381,6 +434,10 @@ class Worker:
     def _done(self, work: _Work, _result: Any) -> None:
         job = work.job
         try:
+            if work.grouped:
+                self._emit(ev.JOB_GROUPED, work, State.GROUPING, where="finish", timings=work.timings,
+                           fields={"own_scale": round(work.changes["own_scale"], 4)}, **work.changes)
+                return
             if work.held is not None:
                 kind, reason = work.held
                 self._emit(ev.JOB_HELD, work, State.NEEDS_REVIEW, error=reason, where="review",

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from daemon.config import RouteRule, load_config
-from daemon.router import Router, glob_to_regex
+from daemon.router import Router
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,4 +61,18 @@ def test_extra_named_groups_become_fields():
     ("x/[ab].jpg", "x/b.jpg", True),
 ])
 def test_globs_cross_folders_only_with_double_star(pattern, path, hit):
-    assert bool(glob_to_regex(pattern).match(path)) is hit
+    router = Router([RouteRule(glob=pattern, category="lenses")])
+    assert (router.route(path).category == "lenses") is hit
+
+
+def test_a_rule_can_match_the_tags_the_booth_wrote():
+    router = Router([RouteRule(meta={"preset": "Lenses*"}, category="lenses"),
+                     RouteRule(glob="**", meta={"Framing": "tight"}, category="accessories")])
+    tags = {"preset": "Lenses Front", "product": "048459373763", "keywords": "lens, sigma"}
+    got = router.route("Workfolder/IMG_0001.jpg", tags)
+    assert (got.category, got.product_key) == ("lenses", "048459373763")  # the product from the tags
+    assert got.fields["preset"] == "Lenses Front" and got.fields["keywords"] == "lens, sigma"
+    assert router.route("x/IMG_2.jpg", {"framing": "Tight"}).category == "accessories"
+    assert router.route("x/IMG_3.jpg", {}).category == "default"
+    named = router.route("048459373763_Back_2.jpg", {"preset": "Lenses Back", "product": "other"})
+    assert named.view == "Back"  # what the file's name says, when the tags give no view

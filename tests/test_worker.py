@@ -135,7 +135,7 @@ def test_without_a_publisher_a_job_is_done_once_its_output_is_written(setup):
     assert worker.stop(5)
 
 
-def test_the_publish_step_gets_the_request_and_stores_remote_ids(setup):
+def test_the_publish_step_gets_the_request(setup):
     s = setup
     publisher = FakePublisher(["ok"])
     worker = start(s, publisher)

@@ -119,13 +119,19 @@ class Routed:
     fields: dict
 
 
-def route(config, rel: str, forced: str | None = None) -> Routed:
-    """The category, product and bar/alt fields of a photo, as the daemon finds them."""
+def route(config, rel: str, forced: str | None = None, tags: dict | None = None) -> Routed:
+    """The category, product and bar/alt fields of a photo, as the daemon finds
+    them (by its path below the watched folder and the tags the booth wrote)."""
     from daemon.router import Router
 
-    found = Router(config.routes).route(rel)
+    found = Router(config.routes).route(rel, tags)
     category = forced or found.category
     return Routed(category, found.product_key, {**found.fields, "category": category})
+
+
+def photo_tags(path: Path) -> dict:
+    from daemon.intake import photo_tags as read
+    return read(path)
 
 
 def _reason(exc: BaseException) -> str:
@@ -148,8 +154,11 @@ def process_command(args) -> int:
         print("--as names the path of one photo; give one photo with it", file=sys.stderr)
         return 2
     report, failures = [], 0
-    for photo in photos:
-        entry = _process_one(config, runner, overrides, photo, outdir, args)
+    routed = [(photo, route(config, photo.rel, args.category, photo_tags(photo.path))) for photo in photos]
+    scales = set_scales(runner, overrides, routed)
+    for photo, where in routed:
+        entry = _process_one(config, runner, overrides, photo, where, outdir, args,
+                             scales.get((where.category, where.product)))
         report.append(entry)
         failures += entry["status"] != "done"
         line = (f"{'done' if entry['status'] == 'done' else 'FAILED':<7} {photo.path}  "
@@ -169,19 +178,38 @@ def process_command(args) -> int:
     return 1 if failures else 0
 
 
-def _process_one(config, runner, overrides, photo: Photo, outdir: Path, args) -> dict:
+def set_scales(runner, overrides, routed: list[tuple[Photo, Routed]]) -> dict[tuple[str, str], float]:
+    """(category, product) -> the scale its views share, for the categories with
+    ``compose.scale: product``: the smallest any of the photos given needs (the
+    daemon does the same as a product's views arrive)."""
+    from daemon.runner import BadOverride
+    from pipeline import PipelineError
+
+    owns: dict[tuple[str, str], list[float]] = {}
+    for photo, where in routed:
+        try:
+            plan = runner.plan(where.category, overrides)
+            if plan.profile.compose.scale != "product":
+                continue
+            owns.setdefault((where.category, where.product), []).append(runner.measure(photo.path, plan))
+        except (PipelineError, BadOverride, OSError):
+            continue  # reported when the photo itself is processed
+    return {key: min(values) for key, values in owns.items()}
+
+
+def _process_one(config, runner, overrides, photo: Photo, routed: Routed, outdir: Path, args,
+                 scale: float | None = None) -> dict:
     from daemon.files import fit_name, safe_name, write_atomic
     from daemon.runner import BadOverride
     from pipeline import BadPhoto, PipelineError
     from pipeline.core import full_alpha
 
-    routed = route(config, photo.rel, args.category)
     entry = {"input": str(photo.path), "status": "done", "category": routed.category, "product": routed.product,
              "view": routed.fields.get("view") or None, "confidence": None, "verdict": None, "reasons": [],
-             "output": None}
+             "output": None, "scale": None}
     try:
         plan = runner.plan(routed.category, overrides)
-        finished = runner.process(photo.path, plan, routed.fields, asked=False)
+        finished = runner.process(photo.path, plan, routed.fields, asked=False, scale=scale)
         name = fit_name(Path(photo.rel).stem + "." + finished.result.extension)
         target = (outdir / Path(photo.rel).parent / name) if args.mirror else (
             outdir / safe_name(routed.category) / safe_name(routed.product) / name)
@@ -193,7 +221,8 @@ def _process_one(config, runner, overrides, photo: Photo, outdir: Path, args) ->
             ok, png = cv2.imencode(".png", (alpha * 255 + 0.5).astype(np.uint8))
             write_atomic(Path(args.mask_dir) / Path(photo.rel).with_suffix(".png"), png.tobytes())
         entry.update(confidence=round(finished.assessment.confidence, 4), verdict=finished.verdict,
-                     reasons=list(finished.reasons or finished.assessment.reasons), output=str(target))
+                     reasons=list(finished.reasons or finished.assessment.reasons), output=str(target),
+                     scale=round(scale, 6) if scale is not None else None)
     except BadPhoto as exc:  # the daemon quarantines these
         entry.update(status="quarantined", error=_reason(exc), verdict="review")
     except (PipelineError, BadOverride, OSError) as exc:
@@ -213,7 +242,7 @@ def preview_command(args) -> int:
         return 2
     config, runner, overrides = setup
     photo = find_photos([args.image], config, args.as_rel)[0]
-    routed = route(config, photo.rel, args.category)
+    routed = route(config, photo.rel, args.category, photo_tags(photo.path))
     try:
         plan = runner.plan(routed.category, overrides)
         finished = runner.process(photo.path, plan, routed.fields)

@@ -173,6 +173,7 @@ def _publisher(config, dry_run: bool = False) -> _ReportingPublisher:
 def status_report(config, journal, now: float | None = None) -> dict:
     from daemon.files import pid_alive
     from daemon.journal import RETRYING
+    from daemon.review import view_problems
     from daemon.service import read_health
 
     now = time.time() if now is None else now
@@ -193,6 +194,7 @@ def status_report(config, journal, now: float | None = None) -> dict:
                            "at": j.updated_at} for j in journal.last_failures(5)],
         "not_taken": [{"path": n.path, "reason": n.reason, "fix": n.fix, "since": n.first_seen}
                       for n in journal.notices()],
+        "view_sets": view_problems(config, journal, now),
         "daemon": {"running": running, **(health or {})},
     }
 
@@ -253,6 +255,10 @@ def status_lines(report: dict) -> list[str]:
             lines.append(f"  {f['state']:<12} job {f['job_id']} {f['path']}: {f['error']}")
     for n in report.get("not_taken", []):
         lines.append(f"  not taken    {n['path']}: {n['reason']} -> fix: {n['fix']}")
+    for p in report.get("view_sets", []):
+        what = ([f"missing {', '.join(p['missing'])}"] if p["missing"] else []) + (
+            [f"{', '.join(p['doubled'])} shot twice"] if p["doubled"] else [])
+        lines.append(f"  views        {p['category']}/{p['product']}: {'; '.join(what)}")
     return lines
 
 

@@ -40,10 +40,11 @@ from daemon.web.guard import Guard
 from daemon.web.shown import Shown, folders_of
 
 STATIC = Path(__file__).parent / "static"
-STATE_ORDER = ("waiting", "processing", "publishing", "retrying", "needs_review", "done", "rejected", "quarantined")
-STATE_LABELS = {"waiting": "waiting", "processing": "processing", "publishing": "publishing", "done": "done",
-                "retrying": "retrying", "quarantined": "quarantined", "needs_review": "needs review",
-                "rejected": "rejected"}
+STATE_ORDER = ("waiting", "grouping", "processing", "publishing", "retrying", "needs_review", "done", "rejected",
+               "quarantined")
+STATE_LABELS = {"waiting": "waiting", "grouping": "waiting for its other views", "processing": "processing",
+                "publishing": "publishing", "done": "done", "retrying": "retrying", "quarantined": "quarantined",
+                "needs_review": "needs review", "rejected": "rejected"}
 ON_THEIR_WAY = (State.WAITING, State.PROCESSING, State.PUBLISHING, State.RETRYING)
 BACK = {"waiting": "/", "gallery": "/gallery"}
 NOTES_KEPT = 256
@@ -170,6 +171,7 @@ class Pages:
                          for f in board["failures"] if not self._held_cutout(f)],
             "notices": [{"name": n["name"], "reason": shown(n["reason"]), "fix": shown(n["fix"])}
                         for n in board["notices"]],
+            "view_sets": board.get("view_sets", []),
             "observer_alive": health.get("observer_alive"),
             "workers_alive": health.get("workers_alive"),
             "queue_depth": health.get("queue_depth"),

@@ -93,3 +93,65 @@ def test_reprocess_does_not_requeue_a_job_in_flight(site, capsys):
     j = journal(site)
     assert j.get(job.id).state == "processing"
     j.close()
+
+
+def test_json_piped_into_head_ends_quietly(site):
+    import subprocess
+    import sys
+
+    j = journal(site)
+    for i in range(1500):  # more than a pipe holds
+        j.add(f"{i:064x}", site / "inbox" / f"p{i}.jpg", category="default", product_key=f"p{i}")
+    j.close()
+    shell = (f"{sys.executable} -m daemon.cli jobs --json --limit 2000 --config {site / 'config.yaml'} | head -c 100")
+    done = subprocess.run(shell, shell=True, capture_output=True, text=True, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.stdout.startswith("[") and done.stderr == ""
+
+
+def test_jobs_says_no_jobs_and_filters_by_path_and_product(site, capsys):
+    j = journal(site)
+    a, _ = j.add("a" * 64, site / "inbox" / "Canon r5 #816" / "front.jpg", product_key="Canon r5 #816")
+    j.add("b" * 64, site / "inbox" / "Sony #2" / "front.jpg", product_key="Sony #2")
+    j.close()
+    assert booth(site, "jobs", "--state", "rejected") == 0
+    assert capsys.readouterr().out.strip() == "no jobs with state rejected"
+    assert booth(site, "jobs", "--product", "canon") == 0
+    out = capsys.readouterr().out
+    assert "Canon r5 #816" in out and "Sony" not in out
+    assert booth(site, "jobs", "--path", "Sony #2/") == 0
+    assert "Sony #2" in capsys.readouterr().out
+    assert booth(site, "job", str(a.id)) == 0
+    story = capsys.readouterr().out
+    assert f"job {a.id}: waiting" in story and "history:" in story and "seen" in story
+
+
+def test_retry_does_not_requeue_a_done_job(site, capsys):
+    j = journal(site)
+    job, _ = j.add("c" * 64, site / "inbox" / "c.jpg")
+    j.set_state(job.id, "done", output=str(site / "out.jpg"))
+    j.close()
+    assert booth(site, "retry", str(job.id)) == 1
+    assert "it is done; to run it again use: booth reprocess" in capsys.readouterr().err
+    j = journal(site)
+    assert j.get(job.id).state == "done"
+    j.close()
+
+
+def test_restore_puts_back_the_image_a_reprocess_replaced_and_can_be_undone(site, capsys):
+    out = site / "outbox" / "p" / "x.jpg"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"second rendering")
+    kept = site / "state" / "history" / "1" / "x.jpg"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"first rendering")
+    j = journal(site)
+    job, _ = j.add("d" * 64, site / "inbox" / "x.jpg")
+    j.set_state(job.id, "processing", note="previous output kept", detail={"kept": str(kept), "output": str(out)})
+    j.set_state(job.id, "done", output=str(out))
+    j.close()
+    assert booth(site, "restore", str(job.id)) == 0
+    assert out.read_bytes() == b"first rendering"
+    assert booth(site, "restore", str(job.id)) == 0  # the restore kept what it replaced: undo it
+    assert out.read_bytes() == b"second rendering"
+    assert "restored" in capsys.readouterr().out

@@ -19,7 +19,7 @@ import difflib
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -391,7 +391,7 @@ def _resolve_categories(raw: Any, context: dict, problems: list[Problem], labels
                 raise _CategoryProblem(f"categories.{name}.extends", f"no category named {parent!r}")
             if parent in seen:
                 raise _CategoryProblem(f"categories.{name}.extends", f"circular ({' -> '.join(seen + (parent,))})")
-            own = _deep_merge(resolve(parent, seen + (parent,)), own)
+            own = deep_merge(resolve(parent, seen + (parent,)), own)
         parents[name] = parent
         merged[name] = own
         return own
@@ -471,11 +471,12 @@ def route_fields(routes: Any) -> frozenset[str]:
     return PHOTO_FIELDS | TAG_FIELDS | found
 
 
-def _deep_merge(base: dict, override: dict) -> dict:
+def deep_merge(base: dict, override: Mapping) -> dict:
+    """``base`` with ``override`` merged in, mapping by mapping; neither is modified."""
     out = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out

@@ -326,6 +326,10 @@ class Journal:
             except sqlite3.Error as exc:
                 raise JournalError(f"{self.path}: {exc}") from exc
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:

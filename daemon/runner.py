@@ -13,7 +13,6 @@ or ``segmenter=<label>`` (another configured segmenter).
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -25,7 +24,7 @@ import numpy as np
 import yaml
 
 import pipeline
-from daemon.config import Category, Config
+from daemon.config import Category, Config, deep_merge
 from pipeline.confidence import Assessment, assess
 from pipeline.core import own_scale, segment_photo
 from pipeline.errors import EmptyFile, FileTooLarge
@@ -111,7 +110,7 @@ class Segmenters:
         key = (label, tuple(sorted((k, str(v)) for k, v in white_studio.items())))
         with self._lock:
             if key not in self._variants:
-                merged = _merge(section.white_studio.model_dump(), dict(white_studio))
+                merged = deep_merge(section.white_studio.model_dump(), dict(white_studio))
                 try:
                     variant = section.model_copy(update={
                         "white_studio": type(section.white_studio).model_validate(merged)})
@@ -181,7 +180,7 @@ def plan(config: Config, category: Category, overrides: Mapping[str, str] | None
     profile = category.profile
     if tree:
         try:
-            profile = type(profile).model_validate(_merge(profile.model_dump(), tree))
+            profile = type(profile).model_validate(deep_merge(profile.model_dump(), tree))
         except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError, said plainly
             raise BadOverride(_first_error(exc)) from None
     return Plan(category, profile, label, white_studio)
@@ -199,16 +198,6 @@ def _scalar(text: str) -> Any:
         return yaml.safe_load(text) if text else ""
     except yaml.YAMLError:
         return text
-
-
-def _merge(base: dict, extra: Mapping) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _first_error(exc: Exception) -> str:

@@ -165,10 +165,12 @@ class Worker:
     # ------------------------------------------------------------------ dispatching
 
     def _dispatch(self) -> None:
-        while not self._stopping:
+        while not self._stopping and not self._journal.closed:
             try:
                 fed = self._feed()
             except Exception:  # noqa: BLE001 - e.g. the journal busy for a moment
+                if self._journal.closed:
+                    return
                 self._log.exception("dispatch failed")
                 fed = 0
             if fed:

@@ -77,6 +77,21 @@ def _open_journal(config, *, readonly: bool = False):
         return None
 
 
+def _reading(args, read) -> int:
+    """``read(config, journal)`` on the journal opened read-only; 2 for a bad
+    config, 1 when the journal cannot be opened (after one line saying why)."""
+    config = load_or_report(args.config)
+    if config is None:
+        return 2
+    journal = _open_journal(config, readonly=True)
+    if journal is None:
+        return 1
+    try:
+        return read(config, journal)
+    finally:
+        journal.close()
+
+
 def _print_json(data) -> None:
     print(json.dumps(data, indent=2, default=str))
 
@@ -200,16 +215,10 @@ def status_report(config, journal, now: float | None = None) -> dict:
 
 
 def status_command(args) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    journal = _open_journal(config, readonly=True)
-    if journal is None:
-        return 1
-    try:
-        report = status_report(config, journal)
-    finally:
-        journal.close()
+    return _reading(args, lambda config, journal: _show_status(args, status_report(config, journal)))
+
+
+def _show_status(args, report: dict) -> int:
     if args.json:
         _print_json(report)
         return 0
@@ -265,28 +274,20 @@ def status_lines(report: dict) -> list[str]:
 # ----------------------------------------------------------------------- jobs
 
 def jobs_command(args) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    journal = _open_journal(config, readonly=True)
-    if journal is None:
-        return 1
     state = "retrying" if args.state == "failed" else args.state
-    try:
+
+    def show(config, journal) -> int:
         jobs = journal.jobs(state, limit=args.limit, newest_first=True, path=args.path, product=args.product)
-    finally:
-        journal.close()
-    if args.json:
-        _print_json([j.as_dict() for j in jobs])
+        if args.json:
+            _print_json([j.as_dict() for j in jobs])
+        elif not jobs:
+            what = [f"state {state}" if state else "", f"path containing {args.path!r}" if args.path else "",
+                    f"product {args.product!r}" if args.product else ""]
+            print("no jobs" + (" with " + ", ".join(w for w in what if w) if any(what) else ""))
+        for job in [] if args.json else jobs:
+            print(job_line(job))
         return 0
-    if not jobs:
-        what = [f"state {state}" if state else "", f"path containing {args.path!r}" if args.path else "",
-                f"product {args.product!r}" if args.product else ""]
-        print("no jobs" + (" with " + ", ".join(w for w in what if w) if any(what) else ""))
-        return 0
-    for job in jobs:
-        print(job_line(job))
-    return 0
+    return _reading(args, show)
 
 
 def job_line(job) -> str:
@@ -300,26 +301,18 @@ def job_line(job) -> str:
 
 
 def job_command(args) -> int:
-    config = load_or_report(args.config)
-    if config is None:
-        return 2
-    journal = _open_journal(config, readonly=True)
-    if journal is None:
-        return 1
-    try:
+    def show(config, journal) -> int:
         job = journal.get(args.id)
-        history = journal.history(args.id) if job else []
-    finally:
-        journal.close()
-    if job is None:
-        print(f"no job {args.id}", file=sys.stderr)
-        return 1
-    if args.json:
-        _print_json({**job.as_dict(), "history": [vars(e) for e in history]})
+        if job is None:
+            print(f"no job {args.id}", file=sys.stderr)
+            return 1
+        history = journal.history(args.id)
+        if args.json:
+            _print_json({**job.as_dict(), "history": [vars(e) for e in history]})
+        else:
+            print("\n".join(job_story(job, history)))
         return 0
-    for line in job_story(job, history):
-        print(line)
-    return 0
+    return _reading(args, show)
 
 
 def job_story(job, history) -> list[str]:

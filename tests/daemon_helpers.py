@@ -85,7 +85,8 @@ class Daemon:
         self.settings = {
             "state_dir": str(self.state), "quarantine_dir": str(self.quarantine),
             "archive_dir": str(self.archive),
-            "watch": {"paths": [str(self.inbox)], "settle_seconds": settle, "rescan_seconds": 30},
+            "watch": {"paths": [str(self.inbox)], "settle_seconds": settle, "rescan_seconds": 30,
+                      "empty_grace_seconds": 1.0},
             "output": {"dir": str(self.outbox)},
             "workers": {"max_in_memory": 4, "max_attempts": 30, "retry_base_seconds": 0.2,
                         "retry_max_seconds": 1.0, "shutdown_timeout": 20},

@@ -36,10 +36,12 @@ class FakeSegmenter:
     def __init__(self):
         self.live = 0
         self.peak = 0
+        self.calls = 0
         self.lock = threading.Lock()
 
     def segment(self, rgb):
         with self.lock:
+            self.calls += 1
             self.live += 1
             self.peak = max(self.peak, self.live)
         time.sleep(0.01)  # long enough for two photos to meet here if the stage let them
@@ -103,14 +105,14 @@ def start(s, publisher=None, finish=None, segmenter=None, **kw):
     return worker
 
 
-def add(s, rel, data=None, product="p1", view="Front", index=1):
+def add(s, rel, data=None, product="p1", view="Front", index=1, category="default"):
     import hashlib
 
     path = s.inbox / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     data = photo_bytes(64, 64, seed=zlib.crc32(rel.encode()) % 1000) if data is None else data
     path.write_bytes(data)
-    job, _ = s.journal.add(hashlib.sha256(data).hexdigest(), path, root=s.inbox, rel=rel, category="default",
+    job, _ = s.journal.add(hashlib.sha256(data).hexdigest(), path, root=s.inbox, rel=rel, category=category,
                            product_key=product, view=view, index=index,
                            fields={"product": product, "title": product, "view": view})
     return job
@@ -568,3 +570,20 @@ def test_redo_runs_again_with_the_changed_settings_and_comes_back_for_review(set
     kept = [e.detail["kept"] for e in s.journal.history(job.id) if e.detail.get("kept")]
     assert len(kept) == 1 and Path(kept[0]).read_bytes() == first_output  # the previous image is kept
     worker.stop(5)
+
+
+def test_a_category_cuts_out_with_its_own_segmenter(setup):
+    s = _with(setup, segmenters={"model": {"name": "u2net", "path": "models/u2net.onnx", "providers": ["cpu"]}},
+              categories={"default": {"review": {"mode": "never"}}, "accessories": {"segmenter": "model"}})
+    default_cut, model_cut = FakeSegmenter(), FakeSegmenter()
+    s.events = Events()
+    run = Runner(s.config, Segmenters(s.config, built={"default": default_cut, "model": model_cut}),
+                 finish=FakeFinish())
+    worker = Worker(s.config, s.journal, run, s.events, poll_seconds=0.05)
+    worker.start()
+    plain = add(s, "a.jpg")
+    strap = add(s, "b.jpg", product="b", category="accessories")
+    wait_for(lambda: state_of(s, plain) == state_of(s, strap) == "done", 10)
+    worker.stop(5)
+    assert run.plan("accessories").segmenter == "model" and run.plan(None).segmenter == "default"
+    assert default_cut.calls == 1 and model_cut.calls == 1

@@ -356,3 +356,18 @@ def test_status_with_a_state_folder_it_cannot_read_says_so_in_one_line(daemon):
         daemon.state.chmod(0o755)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "journal" in out.stderr and "fix:" in out.stderr
+
+
+def test_a_reload_naming_an_unusable_watch_folder_keeps_the_daemon_and_the_other_folders_running(daemon, tmp_path):
+    import signal
+
+    daemon.start()
+    blocker = tmp_path / "not-mounted"
+    blocker.write_text("a file where a share will be mounted")
+    daemon.settings["watch"]["paths"] = [str(daemon.inbox), str(blocker / "share")]
+    daemon.write_config()
+    daemon.send(signal.SIGHUP)
+    wait_for(lambda: "config reloaded" in daemon.log_text(), 10, "the reload")
+    assert daemon.proc.poll() is None and "watch folder unusable" in daemon.log_text()
+    write(daemon.inbox / "after-reload.jpg", photo_bytes(seed=40))
+    daemon.wait_done(1)

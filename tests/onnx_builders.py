@@ -169,3 +169,17 @@ def conv_stack_model(path: Path, size: int = 1024, channels: int = 16, layers: i
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
         [helper.make_tensor_value_info("logit", TensorProto.FLOAT, [1, 1, size, size])], initializer=inits)
     return _save(graph, path)
+
+
+def square_only_model(path: Path, side: int) -> Path:
+    """A dynamic-input model that runs only on a ``side`` x ``side`` input: its
+    output is reshaped to that fixed size, so any other input makes
+    onnxruntime fail at run time (as a GPU out of memory would), not at load."""
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["input"], ["grey"], axes=[1], keepdims=1),
+         helper.make_node("Reshape", ["grey", "shape"], ["output"])],
+        "square-only",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "height", "width"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 1, side, side])],
+        [numpy_helper.from_array(np.array([1, 1, side, side], np.int64), "shape")])
+    return _save(graph, path)

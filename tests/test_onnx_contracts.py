@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.onnx_builders import expected_alpha, mask_model, ramp_image
+from tests.onnx_builders import expected_alpha, mask_model, ramp_image, square_only_model
 from pipeline.errors import SegmenterError
 from pipeline.segment import SegmenterConfig, build_segmenter
 from pipeline.segment.base import Segmentation
@@ -222,6 +222,16 @@ def test_a_corrupt_model_file_is_a_segmenter_error(tmp_path):
 
 
 # --------------------------------------------------------------------------- second pass
+
+
+def test_a_model_that_fails_to_run_is_a_segmenter_error_naming_it(tmp_path):
+    """onnxruntime's run-time errors are not the photo's fault: they reach the
+    daemon as a SegmenterError (it waits and retries; it does not quarantine)."""
+    contract = ModelContract(input_size=None, dynamic_long_side=256, activation="none", output=0)
+    seg = OnnxSegmenter(square_only_model(tmp_path / "square.onnx", 256), contract, name="square", providers=CPU)
+    assert seg.predict(ramp_image(300)).shape == (256, 256)  # the size it was warmed up on runs
+    with pytest.raises(SegmenterError, match=r"^square on CPUExecutionProvider: the model failed to run: "):
+        seg.segment(ramp_image((300, 200)))
 
 
 def test_second_pass_sharpens_a_small_subject(tmp_path):

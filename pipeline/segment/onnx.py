@@ -24,7 +24,7 @@ from pipeline.profile import Params
 from pipeline.segment import white_studio as ws
 from pipeline.segment.base import Doubt, Segmentation, downsample, estimate_background, working_size
 from pipeline.segment.contracts import ModelContract
-from pipeline.segment.providers import GPU_PROVIDERS, SessionParams, open_session
+from pipeline.segment.providers import GPU_PROVIDERS, SessionParams, first_line, open_session
 
 log = structlog.get_logger("segment")
 
@@ -158,7 +158,15 @@ class OnnxSegmenter:
         interpolation = cv2.INTER_AREA if rgb.shape[0] >= h and rgb.shape[1] >= w else cv2.INTER_LINEAR
         small = rgb if rgb.shape[:2] == (h, w) else cv2.resize(rgb, (w, h), interpolation=interpolation)
         with self._lock:
-            raw = self._run(self._session, self.contract.to_tensor(small, out=self._input_buffer(h, w)))
+            try:
+                raw = self._run(self._session, self.contract.to_tensor(small, out=self._input_buffer(h, w)))
+            except MemoryError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - onnxruntime's errors derive from Exception only
+                # A run that fails (the GPU out of memory, a driver reset) is the
+                # segmenter's failure, not the photo's: the daemon waits and retries.
+                raise SegmenterError(f"{self.name} on {self.provider}: the model failed to run: "
+                                     f"{type(exc).__name__}: {first_line(exc)}") from exc
         while raw.ndim > 2:
             raw = raw[0]
         alpha = self.contract.activate(raw)

@@ -302,8 +302,8 @@ def open_session(
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
             if head == CPU:
                 # The CPU provider always loads: what failed is the model itself.
-                raise SegmenterError(f"{where}: cannot load the model: {_first_line(exc)}") from exc
-            skipped[head] = f"{_short(head)} failed to start: {_first_line(exc)}"
+                raise SegmenterError(f"{where}: cannot load the model: {first_line(exc)}") from exc
+            skipped[head] = f"{_short(head)} failed to start: {first_line(exc)}"
             continue
         active = session.get_providers()[0]
         if active != head:
@@ -317,7 +317,7 @@ def open_session(
                          f"({', '.join(_short(p) for p in requested_names)}) can run: {reasons}")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
 

@@ -37,10 +37,11 @@ a backdrop the sweep fit does not explain. ``pipeline.confidence`` weighs them.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from pipeline.errors import NoSweep
 from pipeline.profile import Params
@@ -57,6 +58,18 @@ _MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours
 _LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
 
+def _shadow_mode(value: object) -> object:
+    """``auto`` / ``true`` / ``false``, from YAML booleans or a redo's strings."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return {"true": True, "on": True, "yes": True, "1": True,
+                "false": False, "off": False, "no": False, "0": False}.get(word, word)
+    return value
+
+
+ShadowMode = Annotated[Literal["auto", True, False], BeforeValidator(_shadow_mode)]
+
+
 class WhiteStudioParams(Params):
     working_size: int = Field(1024, ge=256, le=4096, description="long side in pixels the photo is segmented at")
     border: float = Field(0.04, gt=0, le=0.25, description="width of the border strip the sweep is first fitted on, fraction of the long side")
@@ -68,8 +81,10 @@ class WhiteStudioParams(Params):
     shadow_floor: float = Field(0.4, ge=0, lt=1, description="darkest a shadow gets, as a fraction of the sweep's lightness; darker is product")
     edge_threshold: float = Field(2.0, gt=0, le=50, description="lightness gradient (L* per working pixel) that marks a product edge; shadow edges are softer")
     texture_threshold: float = Field(1.0, gt=0, le=50, description="mean lightness curvature (|Laplacian|, L*) that marks product texture; shadows are smooth")
-    hard_shadows: bool = Field(False, description="look for hard cast shadows (hard, directional light); "
-                               "off by default because a smooth dark-grey product part can pass for one")
+    hard_shadows: ShadowMode = Field("auto", description="hard cast shadows (hard, directional light): auto drops "
+                                     "a flat dark patch only where the photo's evidence says shadow (tint, place "
+                                     "at the product's base, backdrop above it); true drops every one the shape "
+                                     "rule finds, false none")
     cast_shadow_texture: float = Field(0.6, ge=0, le=50, description="lightness curvature under which 95% of a flat patch darker than shadow_floor must lie for it to be a hard cast shadow")
     cast_shadow_lit: float = Field(0.45, ge=0, le=1, description="...and at least this share of its rim is lit sweep (and a sixth or more the product casting it)")
     cast_shadow_floor: float = Field(0.12, ge=0, le=1, description="...and it is on average at least this fraction of the sweep's lightness (ambient light reaches a shadow)")
@@ -139,15 +154,16 @@ class WhiteStudioSegmenter:
             raise NoSweep("the photo's border is not a light sweep (dark or busy backdrop): white-studio "
                           "cannot cut it out; reshoot on the sweep or use an ONNX model")
         seen = judge(lab, sweep, p)
-        alpha = two_colour_alpha(small, self.regions(seen), self._band_kernel, 4 * p.edge_band + 1)
+        alpha = two_colour_alpha(small, self.regions(seen, sweep), self._band_kernel, 4 * p.edge_band + 1)
         doubts = doubts_from(measure(small, lab, sweep, seen, alpha, p))
         return Segmentation(alpha=alpha, background=sweep.rgb, shadow=own_shadow(small, sweep, alpha), doubts=doubts)
 
-    def regions(self, seen: Judgement) -> np.ndarray:
-        """Product regions (uint8 0/1) from the per-pixel verdicts."""
+    def regions(self, seen: Judgement, sweep: SweepFit | None = None) -> np.ndarray:
+        """Product regions (uint8 0/1) from the per-pixel verdicts (and the
+        fitted ``sweep``, which ``hard_shadows: auto`` weighs a shadow's tint against)."""
         p = self.params
         min_area = p.min_object * seen.lit.size
-        if p.hard_shadows:
+        if p.hard_shadows is True:
             seen = drop_cast_shadows(seen, p, min_area)
         claimed = claim_enclosed_shade(seen.evidence, seen.lit, p.shade_open_share)
         closed = cv2.morphologyEx(claimed, cv2.MORPH_CLOSE, self._close_kernel)
@@ -155,6 +171,8 @@ class WhiteStudioSegmenter:
         # an outline.
         solid = seen.solid | cv2.erode(closed, self._band_kernel)
         filled = fill_holes(closed, seen.lit, solid, seen.offset, p, min_area)
+        if p.hard_shadows is not False and sweep is not None:
+            filled = drop_kept_shadows(filled, seen, sweep, min_area)
         return drop_specks(filled, min_area)
 
 
@@ -465,6 +483,8 @@ _PENUMBRA_GROW = np.ones((5, 5), np.uint8)  # how far round a flat patch its pen
 # Lab chroma off the darkened sweep's that makes a flat patch a product part; ambient light
 # tints a real shadow a little (a sunlit one a few units), a brown or grey-blue product more.
 _OWN_TINT = 5.0
+_PENUMBRA_LEVEL = 0.97  # a dropped shadow's penumbra and hard edge: neutral shade darker than this share of the sweep
+_PENUMBRA_STEPS = 6    # ...within this many working pixels of the flat patch
 _LOOK_UP = 16          # working pixels above a patch searched for the backdrop (past a penumbra)
 
 
@@ -597,15 +617,31 @@ def _outline(subject: np.ndarray, seen: Judgement) -> np.ndarray:
     return keep[labels]
 
 
-def kept_shadow_share(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement,
-                      min_area: float) -> float:
-    """Share of the cut-out that looks like a hard cast shadow kept as product:
-    a flat patch (no grain) on the sweep's colour line, darker than the sweep
-    and lighter than a black product, lying on the floor at the product's base
-    with the backdrop just above it. Where the sweep has a tint, a shadow
-    carries it and a grey product part does not; on a neutral sweep only the
-    place can tell (a grey part of the product sits anywhere, with more of the
-    product above it)."""
+def drop_kept_shadows(mask: np.ndarray, seen: Judgement, sweep: SweepFit, min_area: float) -> np.ndarray:
+    """``hard_shadows`` auto (and true): takes out of the cut-out ``mask`` the
+    flat patches that the ``shadow-kept`` evidence calls a cast shadow
+    (``_shadow_patches``: flat, on the sweep's colour line, at the product's
+    base with the backdrop right above it, carrying a tinted sweep's tint),
+    with their penumbra and hard edge: the shade round them, grown through
+    neutral pixels darker than the sweep, so no grey outline of it stays. A
+    grey barrel has the product above it and its own tint or place, and stays."""
+    lab = sweep.lab + seen.offset
+    clear = np.zeros_like(mask)
+    for whole, likeness, _ in _shadow_patches(mask, lab, sweep, seen, min_area):
+        if likeness >= 0.5:
+            clear |= whole.view(np.uint8)
+    if not clear.any():
+        return mask
+    shade = ((mask > 0) & (seen.colour == 0) & (seen.ratio < _PENUMBRA_LEVEL)).view(np.uint8)
+    for _ in range(_PENUMBRA_STEPS):
+        clear = cv2.dilate(clear, _CROSS) & shade
+    return mask & (1 - clear)
+
+
+def _shadow_patches(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, min_area: float):
+    """The flat dark patches of ``subject`` (see kept_shadow_share), each as
+    (bool mask over the frame, its 0..1 likeness of a cast shadow, its area
+    with its penumbra)."""
     ratio = seen.ratio
     spread = cv2.dilate(ratio, _CROSS) - cv2.erode(ratio, _CROSS)
     lo, hi = _SHADOW_LEVEL
@@ -613,7 +649,6 @@ def kept_shadow_share(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, see
             & (spread < _FLAT_RANGE)).view(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(flat, connectivity=8)
     total = np.count_nonzero(subject)
-    kept = 0.0
     for k in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= max(min_area / 4, 0.015 * total)):
         if k == 0:
             continue
@@ -629,7 +664,21 @@ def kept_shadow_share(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, see
         # What is kept is the flat patch and its penumbra: the shade round it up to the lit sweep.
         shade = (subject[box] > 0) & (seen.colour[box] == 0) & (ratio[box] < 0.95)
         kept_area = np.count_nonzero(shade & (cv2.dilate(patch, _PENUMBRA_GROW) > 0))
-        kept += kept_area * _shadow_likeness(patch > 0, box, labels == k, lab, sweep, ratio, subject)
+        whole = labels == k
+        yield whole, _shadow_likeness(patch > 0, box, whole, lab, sweep, ratio, subject), kept_area
+
+
+def kept_shadow_share(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement,
+                      min_area: float) -> float:
+    """Share of the cut-out that looks like a hard cast shadow kept as product:
+    a flat patch (no grain) on the sweep's colour line, darker than the sweep
+    and lighter than a black product, lying on the floor at the product's base
+    with the backdrop just above it. Where the sweep has a tint, a shadow
+    carries it and a grey product part does not; on a neutral sweep only the
+    place can tell (a grey part of the product sits anywhere, with more of the
+    product above it)."""
+    total = np.count_nonzero(subject)
+    kept = sum(area * likeness for _, likeness, area in _shadow_patches(subject, lab, sweep, seen, min_area))
     return kept / total
 
 

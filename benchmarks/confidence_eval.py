@@ -185,7 +185,7 @@ def doubts_ms(segmenter, image: Path, repeat: int) -> float:
     lab = ws.to_lab(small)
     sweep = ws.fit_sweep(lab, p)
     seen = ws.judge(lab, sweep, p)
-    alpha = ws.two_colour_alpha(small, segmenter.regions(seen, sweep), segmenter._band_kernel, 4 * p.edge_band + 1)
+    alpha = ws.two_colour_alpha(small, segmenter.regions(seen, sweep, lab), segmenter._band_kernel, 4 * p.edge_band + 1)
     times = []
     for _ in range(repeat):
         c0 = time.process_time()

@@ -154,13 +154,14 @@ class WhiteStudioSegmenter:
             raise NoSweep("the photo's border is not a light sweep (dark or busy backdrop): white-studio "
                           "cannot cut it out; reshoot on the sweep or use an ONNX model")
         seen = judge(lab, sweep, p)
-        alpha = two_colour_alpha(small, self.regions(seen, sweep), self._band_kernel, 4 * p.edge_band + 1)
+        alpha = two_colour_alpha(small, self.regions(seen, sweep, lab), self._band_kernel, 4 * p.edge_band + 1)
         doubts = doubts_from(measure(small, lab, sweep, seen, alpha, p))
         return Segmentation(alpha=alpha, background=sweep.rgb, shadow=own_shadow(small, sweep, alpha), doubts=doubts)
 
-    def regions(self, seen: Judgement, sweep: SweepFit | None = None) -> np.ndarray:
-        """Product regions (uint8 0/1) from the per-pixel verdicts (and the
-        fitted ``sweep``, which ``hard_shadows: auto`` weighs a shadow's tint against)."""
+    def regions(self, seen: Judgement, sweep: SweepFit, lab: np.ndarray) -> np.ndarray:
+        """Product regions (uint8 0/1) from the per-pixel verdicts, the fitted
+        ``sweep`` and the photo's ``lab`` (``hard_shadows`` weighs a shadow's tint
+        against the sweep's)."""
         p = self.params
         min_area = p.min_object * seen.lit.size
         if p.hard_shadows is True:
@@ -171,8 +172,8 @@ class WhiteStudioSegmenter:
         # an outline.
         solid = seen.solid | cv2.erode(closed, self._band_kernel)
         filled = fill_holes(closed, seen.lit, solid, seen.offset, p, min_area)
-        if p.hard_shadows is not False and sweep is not None:
-            filled = drop_kept_shadows(filled, seen, sweep, min_area)
+        if p.hard_shadows is not False:
+            filled = drop_kept_shadows(filled, lab, seen, sweep, min_area)
         return drop_specks(filled, min_area)
 
 
@@ -617,7 +618,8 @@ def _outline(subject: np.ndarray, seen: Judgement) -> np.ndarray:
     return keep[labels]
 
 
-def drop_kept_shadows(mask: np.ndarray, seen: Judgement, sweep: SweepFit, min_area: float) -> np.ndarray:
+def drop_kept_shadows(mask: np.ndarray, lab: np.ndarray, seen: Judgement, sweep: SweepFit,
+                      min_area: float) -> np.ndarray:
     """``hard_shadows`` auto (and true): takes out of the cut-out ``mask`` the
     flat patches that the ``shadow-kept`` evidence calls a cast shadow
     (``_shadow_patches``: flat, on the sweep's colour line, at the product's
@@ -625,7 +627,6 @@ def drop_kept_shadows(mask: np.ndarray, seen: Judgement, sweep: SweepFit, min_ar
     with their penumbra and hard edge: the shade round them, grown through
     neutral pixels darker than the sweep, so no grey outline of it stays. A
     grey barrel has the product above it and its own tint or place, and stays."""
-    lab = sweep.lab + seen.offset
     clear = np.zeros_like(mask)
     for whole, likeness, _ in _shadow_patches(mask, lab, sweep, seen, min_area):
         if likeness >= 0.5:
@@ -635,7 +636,12 @@ def drop_kept_shadows(mask: np.ndarray, seen: Judgement, sweep: SweepFit, min_ar
     shade = ((mask > 0) & (seen.colour == 0) & (seen.ratio < _PENUMBRA_LEVEL)).view(np.uint8)
     for _ in range(_PENUMBRA_STEPS):
         clear = cv2.dilate(clear, _CROSS) & shade
-    return mask & (1 - clear)
+    kept = mask & (1 - clear)
+    # What is left of the shadow's rim: a thin line of edge evidence round it,
+    # neither solid product nor thicker than an outline.
+    rim = (cv2.dilate(clear, _PENUMBRA) > 0) & (seen.solid == 0)
+    thin = cv2.dilate(cv2.erode(kept, _THIN), _THIN) == 0
+    return kept & (~(rim & thin)).view(np.uint8)
 
 
 def _shadow_patches(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, min_area: float):

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import metrics  # noqa: E402
 from pipeline.confidence import MIN_CONFIDENCE, Assessment, assess  # noqa: E402
-from pipeline.errors import NoSweep  # noqa: E402
+from pipeline.segment.base import NoCutout  # noqa: E402
 from pipeline.load import load_photo  # noqa: E402
 from pipeline.segment.white_studio import WhiteStudioParams, WhiteStudioSegmenter  # noqa: E402
 
@@ -66,9 +66,8 @@ class Row:
 def scored(segmenter, image: Path, mask: Path | None, group: str, expect: str = "", sheet: list | None = None) -> Row:
     photo = load_photo(image.read_bytes())
     rgb = photo.rgb
-    try:
-        seg = segmenter.segment(rgb)
-    except NoSweep:
+    seg = segmenter.segment(rgb)
+    if isinstance(seg, NoCutout):
         return Row(image.stem, group, None, Assessment(0.0, ("no sweep: not cut out",)), "", expect)
     iou, truth = None, None
     if mask is not None:

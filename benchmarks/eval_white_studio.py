@@ -25,9 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline import metrics  # noqa: E402
-from pipeline.errors import NoSweep  # noqa: E402
 from pipeline.load import load_photo  # noqa: E402
-from pipeline.segment.base import Segmentation, working_size  # noqa: E402
+from pipeline.segment.base import NoCutout, Segmentation, working_size  # noqa: E402
 from pipeline.segment.white_studio import WhiteStudioParams, WhiteStudioSegmenter  # noqa: E402
 
 PANEL = 384
@@ -71,9 +70,8 @@ def flat_rgb(path: Path) -> np.ndarray:
 
 
 def sheet_row(rgb: np.ndarray, segmenter: WhiteStudioSegmenter, label: str) -> np.ndarray:
-    try:
-        seg = segmenter.segment(rgb)
-    except NoSweep:  # a dark or busy backdrop: no cut-out, show the photo alone
+    seg = segmenter.segment(rgb)
+    if isinstance(seg, NoCutout):  # a dark or busy backdrop: no cut-out, show the photo alone
         seg = Segmentation(alpha=np.zeros(working_shape(rgb, segmenter), np.float32))
         label += " (no sweep)"
     h, w = seg.alpha.shape

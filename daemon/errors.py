@@ -2,6 +2,7 @@
 
     Superseded              the original changed or vanished: forget this version
     BadPhoto, too large     the photo can never succeed: quarantine it now, with its reason
+                            (CannotCut: the pipeline's NoCutout answer, e.g. no sweep)
     a permanent Shopify no  the shop needs a person: needs_review (kind "product")
     Transient               disk full, a folder that cannot be written or read, Shopify
                             down, throttled or answering 5xx, a model failing at run
@@ -15,8 +16,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pipeline.errors import BadPhoto, OutputTooLarge, SegmenterError, TruncatedImage
+
+if TYPE_CHECKING:  # pipeline.segment pulls in numpy and OpenCV: not at CLI start-up
+    from pipeline.segment import NoCutout
 
 
 class JobError(Exception):
@@ -41,6 +46,17 @@ class OutputUnavailable(Transient):
 
 class OriginalUnreadable(Transient):
     """The original cannot be read right now (permissions, a share gone away)."""
+
+
+class CannotCut(BadPhoto):
+    """The pipeline answered that this photo cannot be cut out (``NoCutout``):
+    the same bytes will get the same answer, so the job ends in quarantine with
+    the answer's reason."""
+
+    def __init__(self, answer: NoCutout) -> None:
+        super().__init__(answer.reason)
+        self.kind = answer.kind
+        self.reason = answer.kind.replace("-", " ")  # "no sweep", "no product"
 
 
 class Verdict(StrEnum):

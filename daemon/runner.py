@@ -25,8 +25,9 @@ import yaml
 
 import pipeline
 from daemon.config import Category, Config, deep_merge
+from daemon.errors import CannotCut
 from pipeline.confidence import Assessment, assess
-from pipeline.core import own_scale, segment_photo
+from pipeline.core import cut_out, own_scale
 from pipeline.errors import EmptyFile, FileTooLarge
 from pipeline.load import PROBE_BYTES, probe
 
@@ -287,7 +288,11 @@ class Runner:
         return pipeline.load_photo(data, plan.profile.load)
 
     def cut(self, photo: pipeline.Photo, plan: Plan) -> pipeline.Segmentation:
-        return segment_photo(photo, self.segmenters.get(plan.segmenter, plan.white_studio))
+        """The cut-out; a photo that cannot be cut out raises ``CannotCut`` (the job's end: quarantine)."""
+        cut = cut_out(photo, self.segmenters.get(plan.segmenter, plan.white_studio), plan.profile)
+        if isinstance(cut, pipeline.NoCutout):
+            raise CannotCut(cut)
+        return cut
 
     def own_scale(self, photo: pipeline.Photo, segmentation: pipeline.Segmentation, plan: Plan) -> float:
         """The scale this view would get on its own; a product's views share the smallest."""

@@ -3,17 +3,13 @@ canvas, align it, and lay it over the background."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from pipeline.errors import BadPhoto
 from pipeline.profile import ComposeParams
-
-
-class NoSubject(BadPhoto):
-    reason = "no product found"
 
 
 @dataclass(frozen=True)
@@ -34,6 +30,10 @@ class Box:
     def scaled(self, s: float) -> "Box":
         return Box(self.x0 * s, self.y0 * s, self.x1 * s, self.y1 * s)
 
+    def pixels(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) as whole pixels, ends exclusive, covering the box."""
+        return math.floor(self.x0), math.floor(self.y0), math.ceil(self.x1), math.ceil(self.y1)
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -53,13 +53,14 @@ class Layout:
         return np.array([[sx, 0, tx0 - self.source.x0 * sx], [0, sy, ty0 - self.source.y0 * sy]], np.float32)
 
 
-def subject_box(alpha: np.ndarray, threshold: float) -> Box:
-    """Bounding box of ``alpha > threshold`` in alpha's pixels (x1, y1 exclusive)."""
+def subject_box(alpha: np.ndarray, threshold: float) -> Box | None:
+    """Bounding box of ``alpha > threshold`` in alpha's pixels (x1, y1
+    exclusive); None when no pixel is over it (an empty cut-out)."""
     mask = alpha > threshold
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
-        raise NoSubject("the segmenter found no product in the photo (is the photo empty or not on a sweep?)")
+        return None
     return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
 
 

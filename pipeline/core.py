@@ -1,7 +1,9 @@
-"""segment_photo, then finish = refine -> compose -> shadow -> brand -> encode.
+"""cut_out, then finish = refine -> compose -> shadow -> brand -> encode.
 
-The daemon runs ``load_photo``, ``segment_photo`` and ``finish`` as separate
+The daemon runs ``load_photo``, ``cut_out`` and ``finish`` as separate
 overlapping stages; ``booth process`` runs the same three (``daemon.runner``).
+A photo that cannot be cut out is an answer, not an error: ``cut_out`` returns
+``NoCutout`` with its reason.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pipeline.encode import encode
 from pipeline.load import Photo
 from pipeline.profile import Profile
 from pipeline.refine import guided_upsample, refine
-from pipeline.segment.base import Segmentation, Segmenter, downsample
+from pipeline.segment.base import NO_PRODUCT, NoCutout, Segmentation, Segmenter, downsample
 from pipeline.shadow import shadow_matte
 
 _MARGIN_PX = 8  # canvas pixels kept around the subject box so soft edges are not cut
@@ -50,27 +52,43 @@ class _Clock:
         self._t = now
 
 
-def segment_photo(photo: Photo, segmenter: Segmenter, working_size: int = 1024) -> Segmentation:
+def segment_photo(photo: Photo, segmenter: Segmenter, working_size: int = 1024) -> Segmentation | NoCutout:
     """The photo's own transparency when it has some (a PNG already cut
-    out), else what the segmenter says."""
+    out), else what the segmenter says (``NoCutout`` when it cannot cut)."""
     if photo.alpha is not None:
         alpha = downsample(photo.alpha, working_size).astype(np.float32) * (1 / 255)
         return Segmentation(alpha=alpha)
     return segmenter.segment(photo.rgb)
 
 
-def photo_subject(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: Profile) -> Box:
-    """The product's box in the full-resolution photo's pixels."""
+def cut_out(photo: Photo, segmenter: Segmenter, profile: Profile) -> Segmentation | NoCutout:
+    """``segment_photo``, and ``NoCutout`` too when the cut-out holds no product
+    to lay out (an empty sweep): what ``finish`` can work with, or why not."""
+    cut = segment_photo(photo, segmenter)
+    if isinstance(cut, Segmentation) and photo_subject(photo.rgb.shape, cut, profile) is None:
+        return NoCutout(NO_PRODUCT, "the segmenter found no product in the photo (is the photo empty or not "
+                                    "on a sweep?)")
+    return cut
+
+
+def photo_subject(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: Profile) -> Box | None:
+    """The product's box in the full-resolution photo's pixels (None: an empty cut-out)."""
     full_h, full_w = photo_shape[:2]
     work_h, work_w = segmentation.alpha.shape
     sx, sy = full_w / work_w, full_h / work_h
     box = subject_box(segmentation.alpha, profile.compose.subject_threshold)
-    return Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+    return None if box is None else Box(box.x0 * sx, box.y0 * sy, box.x1 * sx, box.y1 * sy)
+
+
+def _subject(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: Profile) -> Box:
+    if (box := photo_subject(photo_shape, segmentation, profile)) is None:
+        raise ValueError("the cut-out holds no product: cut_out() answers NoCutout for such a photo")
+    return box
 
 
 def own_scale(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: Profile) -> float:
     """The scale this photo would get on its own: a product's views share the smallest."""
-    return fit_scale(photo_subject(photo_shape, segmentation, profile), profile.compose)
+    return fit_scale(_subject(photo_shape, segmentation, profile), profile.compose)
 
 
 def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
@@ -83,7 +101,7 @@ def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
     full_h, full_w = rgb.shape[:2]
     work_h, work_w = seg.alpha.shape
     sx, sy = full_w / work_w, full_h / work_h
-    subject = photo_subject(rgb.shape, seg, profile)
+    subject = _subject(rgb.shape, seg, profile)
     layout = plan_layout(subject, profile.compose, scale)
     k = layout.scale
     # The source region we carry over: the subject plus a margin for soft edges.

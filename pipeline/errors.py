@@ -40,12 +40,6 @@ class UnsupportedImage(BadPhoto):
     reason = "unsupported image"
 
 
-class NoSweep(BadPhoto):
-    """The photo is not on a light sweep, so a model-free cut-out is impossible."""
-
-    reason = "no sweep"
-
-
 class OutputTooLarge(PipelineError):
     """The encoder could not meet the byte cap even at its lowest quality."""
 

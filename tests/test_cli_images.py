@@ -180,3 +180,20 @@ def test_eval_scores_each_pair_and_the_mean(site, capsys):
 
     assert booth(site, "eval", str(site / "nope"), str(masks)) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_eval_counts_a_photo_it_cannot_cut_as_failed_and_an_empty_cutout_as_iou_zero(site, capsys):
+    images, masks = site / "images", site / "masks"
+    photo, truth = sweep_photo(360, "dark", seed=3)
+    put(images / "ok.jpg", encode_bytes(photo, quality=95))
+    put(masks / "ok.png", encode_bytes(truth, "PNG"))
+    put(images / "black.jpg", encode_bytes(np.full((200, 200, 3), 15, np.uint8)))   # no sweep
+    put(masks / "black.png", encode_bytes(np.full((200, 200), 255, np.uint8), "PNG"))
+    put(images / "empty.jpg", encode_bytes(np.full((200, 200, 3), 245, np.uint8)))  # a product missed
+    put(masks / "empty.png", encode_bytes(np.pad(np.full((40, 40), 255, np.uint8), 80), "PNG"))
+
+    assert booth(site, "eval", str(images), str(masks), "--json") == 1
+    report = json.loads(capsys.readouterr().out)
+    scored = {r["image"]: r["iou"] for r in report["images"]}
+    assert set(scored) == {"ok.jpg", "empty.jpg"} and scored["empty.jpg"] == 0 and scored["ok.jpg"] > 0.95
+    assert len(report["failed"]) == 1 and report["failed"][0].startswith("black.jpg: no sweep")

@@ -12,14 +12,13 @@ from PIL import Image, ImageCms
 from pydantic import ValidationError
 
 from pipeline import finish
-from pipeline.compose import NoSubject
-from pipeline.core import full_alpha, segment_photo
+from pipeline.core import cut_out, full_alpha, segment_photo
 from pipeline.encode import encode
 from pipeline.errors import OutputTooLarge
 from pipeline.load import Photo
 from pipeline.profile import EncodeParams, Profile
 from pipeline.refine import decontaminate, guided_upsample
-from pipeline.segment.base import Segmentation
+from pipeline.segment.base import NO_PRODUCT, NO_SWEEP, NoCutout, Segmentation
 from pipeline.template import check_template, fill_template
 
 
@@ -167,10 +166,26 @@ def test_transparent_jpeg_is_a_config_error():
         Profile.model_validate({"compose": {"background": "transparent"}, "encode": {"format": "jpeg"}})
 
 
-def test_no_subject_is_a_bad_photo():
-    empty = Segmentation(alpha=np.zeros((50, 50), np.float32))
-    with pytest.raises(NoSubject):
-        finish(Photo(rgb=np.full((200, 200, 3), 240, np.uint8)), empty, _profile())
+def test_an_empty_cutout_is_answered_with_no_product():
+    class Empty:
+        name = "empty"
+
+        def segment(self, rgb):
+            return Segmentation(alpha=np.zeros((50, 50), np.float32))
+
+    answer = cut_out(Photo(rgb=np.full((200, 200, 3), 240, np.uint8)), Empty(), _profile())
+    assert answer == NoCutout(NO_PRODUCT, answer.reason) and "no product" in answer.reason
+
+
+def test_the_segmenters_no_cutout_is_passed_on():
+    class NoSweep:
+        name = "no-sweep"
+
+        def segment(self, rgb):
+            return NoCutout(NO_SWEEP, "dark backdrop")
+
+    assert cut_out(Photo(rgb=np.zeros((200, 200, 3), np.uint8)), NoSweep(), _profile()) == NoCutout(
+        NO_SWEEP, "dark backdrop")
 
 
 def test_finish_does_not_modify_its_inputs():

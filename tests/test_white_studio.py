@@ -165,14 +165,13 @@ def test_a_large_photo_is_segmented_at_the_working_size():
     assert seg.alpha[80:120, 110:140].min() > 0.95 and seg.alpha[:30].max() < 0.05
 
 
-def test_a_dark_backdrop_says_there_is_no_sweep(segmenter):
-    from pipeline.errors import BadPhoto, NoSweep
+def test_a_dark_backdrop_is_answered_with_no_cutout(segmenter):
+    from pipeline.segment.base import NO_SWEEP, NoCutout
 
     rgb = np.full((SIZE, SIZE, 3), 15, np.uint8)
     rgb[150:250, 150:250] = 200
-    with pytest.raises(NoSweep) as err:
-        segmenter.segment(rgb)
-    assert isinstance(err.value, BadPhoto) and "not a light sweep" in str(err.value)
+    answer = segmenter.segment(rgb)
+    assert isinstance(answer, NoCutout) and answer.kind == NO_SWEEP and "not a light sweep" in answer.reason
 
 
 def test_an_empty_sweep_gives_an_empty_cutout(segmenter):

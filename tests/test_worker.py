@@ -118,6 +118,16 @@ def add(s, rel, data=None, product="p1", view="Front", index=1, category="defaul
     return job
 
 
+def plain_photo(level: int) -> bytes:
+    """A 200 px JPEG of one flat grey: a dark one has no sweep, a light one is an empty sweep."""
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (200, 200), (level,) * 3).save(buf, "JPEG")
+    return buf.getvalue()
+
+
 def state_of(s, job):
     return s.journal.get(job.id).state
 
@@ -233,6 +243,20 @@ def test_a_bad_photo_is_quarantined_at_once(setup):
     job = add(s, "bad.jpg", data=b"GIF89a nonsense")
     wait_for(lambda: state_of(s, job) == "quarantined", 10)
     assert s.journal.get(job.id).attempts == 1
+    worker.stop(5)
+
+
+@pytest.mark.parametrize("backdrop, reason", [(20, "no sweep: the photo's border is not a light sweep"),
+                                               (245, "no product: the segmenter found no product")])
+def test_a_photo_that_cannot_be_cut_out_is_quarantined_at_once_with_the_answer(setup, backdrop, reason):
+    from pipeline.segment.white_studio import WhiteStudioSegmenter
+
+    s = setup
+    worker = start(s, segmenter=WhiteStudioSegmenter())
+    job = add(s, "x.jpg", data=plain_photo(backdrop))
+    wait_for(lambda: state_of(s, job) == "quarantined", 10)
+    got = s.journal.get(job.id)
+    assert got.attempts == 1 and got.error.startswith(reason) and s.finish.calls == 0
     worker.stop(5)
 
 

@@ -289,7 +289,8 @@ def eval_command(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from pipeline import PipelineError, metrics
+    from daemon.errors import CannotCut
+    from pipeline import NoCutout, PipelineError, metrics
     from pipeline.core import full_alpha, segment_photo
     from pipeline.load import load_photo
 
@@ -318,7 +319,10 @@ def eval_command(args) -> int:
     for image_path, mask_path in tqdm(pairs, unit="photo", file=sys.stderr, disable=None):
         try:
             photo = runner.load(runner.read(image_path, plan), plan)
-            alpha = full_alpha(photo, segment_photo(photo, segmenter))
+            cut = segment_photo(photo, segmenter)  # an empty cut-out is scored (IoU 0), not a failure
+            if isinstance(cut, NoCutout):
+                raise CannotCut(cut)
+            alpha = full_alpha(photo, cut)
             truth = np.asarray(load_photo(mask_path.read_bytes()).rgb.max(axis=2))  # any mask format, EXIF-rotated
         except (PipelineError, OSError) as exc:
             failures.append(f"{image_path.name}: {_reason(exc)}")

@@ -14,13 +14,13 @@ from pydantic import Field, field_validator, model_validator
 
 from pipeline.errors import SegmenterError
 from pipeline.profile import ConfigPath, Params
-from pipeline.segment.base import Segmentation, Segmenter
+from pipeline.segment.base import NoCutout, Segmentation, Segmenter
 from pipeline.segment.contracts import BUILTIN_CONTRACTS, ModelContract, builtin_contract
 from pipeline.segment.onnx import SecondPassParams
 from pipeline.segment.providers import SessionParams, normalise_providers
 from pipeline.segment.white_studio import WhiteStudioParams
 
-__all__ = ["Segmentation", "Segmenter", "SegmenterConfig", "build_segmenter"]
+__all__ = ["NoCutout", "Segmentation", "Segmenter", "SegmenterConfig", "build_segmenter"]
 
 
 class SegmenterConfig(Params):

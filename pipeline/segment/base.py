@@ -63,18 +63,41 @@ class Segmentation:
             raise ValueError("doubts must be a tuple of Doubt")
 
 
+NO_SWEEP = "no-sweep"
+NO_PRODUCT = "no-product"
+
+
+@dataclass(frozen=True)
+class NoCutout:
+    """The honest answer that a photo cannot be cut out: an expected outcome
+    (a photo shot off the sweep, an empty sweep), not an error.
+
+    ``kind``   a stable id: ``NO_SWEEP`` (nothing light to cut against),
+               ``NO_PRODUCT`` (nothing in front of the sweep).
+    ``reason`` what a person can do about it, in the store's words.
+    """
+
+    kind: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.kind or not self.reason:
+            raise ValueError("a NoCutout needs a kind and a reason")
+
+
 @runtime_checkable
 class Segmenter(Protocol):
     """Cuts the product out of a photo.
 
     Built once per process (a model session is expensive), then called for every
     photo. ``segment`` takes an HxWx3 uint8 sRGB array at full resolution, never
-    modifies it, and returns a :class:`Segmentation`.
+    modifies it, and returns a :class:`Segmentation`, or :class:`NoCutout` when
+    the photo cannot be cut out at all.
     """
 
     name: str
 
-    def segment(self, rgb: np.ndarray) -> Segmentation: ...
+    def segment(self, rgb: np.ndarray) -> Segmentation | NoCutout: ...
 
 
 def working_size(shape: tuple[int, ...], long_side: int) -> tuple[int, int]:

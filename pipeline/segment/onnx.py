@@ -19,6 +19,7 @@ import numpy as np
 import structlog
 from pydantic import Field
 
+from pipeline.compose import subject_box
 from pipeline.errors import SegmenterError
 from pipeline.profile import Params
 from pipeline.segment import white_studio as ws
@@ -198,10 +199,11 @@ class OnnxSegmenter:
 
     def _second_pass(self, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         params = self.second_pass
-        box = _subject_box(alpha, params.threshold)
-        if box is None:
+        found = subject_box(alpha, params.threshold)
+        if found is None:
             return alpha  # nothing found: no crop to refine
         ah, aw = alpha.shape
+        box = found.pixels()
         x0, y0, x1, y1 = box
         if max((x1 - x0) / aw, (y1 - y0) / ah) >= params.max_subject:
             return alpha
@@ -220,15 +222,6 @@ class OnnxSegmenter:
         merged[my0:my1, mx0:mx1] = cv2.resize(crop_alpha, (mx1 - mx0, my1 - my0),
                                               interpolation=cv2.INTER_LINEAR)
         return merged
-
-
-def _subject_box(alpha: np.ndarray, threshold: float) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1), exclusive ends, of the pixels above ``threshold``; None when none are."""
-    rows = np.flatnonzero((alpha > threshold).any(axis=1))
-    if not len(rows):
-        return None
-    cols = np.flatnonzero((alpha > threshold).any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def _padded_square(box: tuple[int, int, int, int], scale: float, padding: float,
@@ -266,10 +259,10 @@ def undecided(alpha: np.ndarray) -> Doubt:
     """Share of the subject's box (what the model gives at least 0.1) where it
     says neither product nor backdrop (0.1 .. 0.9). A sure model is undecided
     only along the product's edge, a pixel or two wide."""
-    box = _subject_box(alpha, 0.1)
+    box = subject_box(alpha, 0.1)
     share = 0.0
     if box is not None:
-        x0, y0, x1, y1 = box
+        x0, y0, x1, y1 = box.pixels()
         inside = alpha[y0:y1, x0:x1]
         share = np.count_nonzero((inside > 0.1) & (inside < 0.9)) / inside.size
     return Doubt("undecided", ws.ramp(share, 0.1, 0.35), "the cut-out model was unsure which parts are the product")

@@ -25,7 +25,7 @@ it), which places it to a fraction of a working pixel. Everything runs at the
 working resolution with vectorised numpy/OpenCV operations.
 
 A photo whose border is not a light sweep (a black backdrop, a scene) gets the
-honest answer: ``NoSweep``, a bad-photo error the daemon quarantines with its reason.
+honest answer: a ``NoCutout`` value (kind ``no-sweep``), which the daemon quarantines with its reason.
 
 Every cut-out carries white-studio's own doubts about it (``Segmentation.doubts``,
 see ``measure``): outline stretches where the photo shows no edge (a white
@@ -43,9 +43,8 @@ import cv2
 import numpy as np
 from pydantic import BeforeValidator, Field
 
-from pipeline.errors import NoSweep
 from pipeline.profile import Params
-from pipeline.segment.base import Doubt, Segmentation, downsample
+from pipeline.segment.base import NO_SWEEP, Doubt, NoCutout, Segmentation, downsample
 
 _FIT_CELLS = 64  # the sweep is fitted on a grid this many cells along the long side
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -134,7 +133,7 @@ class WhiteStudioSegmenter:
     """Segments a photo on a light sweep. ``segment`` takes an HxWx3 uint8 sRGB
     photo, never modifies it, and returns alpha, the fitted sweep and the
     photo's own shadow at the working resolution (long side ``working_size``).
-    Without a light sweep it raises ``NoSweep``: there is nothing to cut against."""
+    Without a light sweep it returns ``NoCutout``: there is nothing to cut against."""
 
     name = "white-studio"
 
@@ -144,15 +143,15 @@ class WhiteStudioSegmenter:
         self._band_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         self._close_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
-    def segment(self, rgb: np.ndarray) -> Segmentation:
+    def segment(self, rgb: np.ndarray) -> Segmentation | NoCutout:
         _check(rgb)
         p = self.params
         small = np.ascontiguousarray(downsample(rgb, p.working_size))
         lab = to_lab(small)
         sweep = fit_sweep(lab, p)
         if sweep is None:
-            raise NoSweep("the photo's border is not a light sweep (dark or busy backdrop): white-studio "
-                          "cannot cut it out; reshoot on the sweep or use an ONNX model")
+            return NoCutout(NO_SWEEP, "the photo's border is not a light sweep (dark or busy backdrop): "
+                            "white-studio cannot cut it out; reshoot on the sweep or use an ONNX model")
         seen = judge(lab, sweep, p)
         alpha = two_colour_alpha(small, self.regions(seen, sweep, lab), self._band_kernel, 4 * p.edge_band + 1)
         doubts = doubts_from(measure(small, lab, sweep, seen, alpha, p))

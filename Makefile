@@ -20,11 +20,13 @@ run: $(STAMP)
 	mkdir -p inbox
 	$(BIN)/booth run --config config.yaml
 
+# Four workers even on two cores: most end-to-end tests wait on real daemons,
+# timers and sockets rather than on the CPU.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 4
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 4 -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_bench.py

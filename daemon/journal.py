@@ -151,6 +151,10 @@ class JournalError(Exception):
     """The journal cannot be opened or written."""
 
 
+class NoJournalYet(JournalError):
+    """Read-only: there is no journal at that path (the daemon has not run with this config)."""
+
+
 @dataclass(frozen=True)
 class Job:
     id: int
@@ -258,7 +262,7 @@ class Journal:
         try:
             if readonly:
                 if not self.path.exists():
-                    raise JournalError(f"{self.path}: no journal here yet (has the daemon run with this config?)")
+                    raise NoJournalYet(f"{self.path}: no journal here yet (has the daemon run with this config?)")
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30,
                                            isolation_level=None, check_same_thread=False)
             else:

@@ -155,3 +155,10 @@ def test_restore_puts_back_the_image_a_reprocess_replaced_and_can_be_undone(site
     assert booth(site, "restore", str(job.id)) == 0  # the restore kept what it replaced: undo it
     assert out.read_bytes() == b"second rendering"
     assert "restored" in capsys.readouterr().out
+
+
+def test_jobs_before_the_daemon_ever_ran_says_so_and_how_to_start_it(site, capsys):
+    assert booth(site, "jobs") == 1
+    err = capsys.readouterr().err
+    assert "no journal here yet" in err and "start the daemon" in err and "readable" not in err
+    assert not (site / "state").exists()  # a read-only command creates nothing

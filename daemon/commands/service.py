@@ -65,16 +65,20 @@ def register(sub) -> None:
 
 def _open_journal(config, *, readonly: bool = False):
     """The journal, or None after one line saying why it cannot be opened and what fixes it."""
-    from daemon.journal import Journal, JournalError
+    from daemon.journal import Journal, JournalError, NoJournalYet
     from daemon.service import journal_path
 
     try:
         return Journal(journal_path(config), readonly=readonly)
+    except NoJournalYet as exc:
+        print(f"booth: {exc}", file=sys.stderr)
+        print("  fix: start the daemon (sudo systemctl start booth), or pass the config it runs with: "
+              "--config /etc/booth/config.yaml", file=sys.stderr)
     except JournalError as exc:
         print(f"booth: {exc}", file=sys.stderr)
         print(f"  fix: run as the daemon's user (sudo -u booth booth ...), or make {config.state_dir} readable "
               "and writable by you", file=sys.stderr)
-        return None
+    return None
 
 
 def _reading(args, read) -> int:

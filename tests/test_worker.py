@@ -501,7 +501,9 @@ def test_a_photo_with_a_name_near_the_limit_is_finished_and_a_bad_one_gets_its_n
     worker = start(s)
     long_good = add(s, "p/" + "g" * 250 + ".jpg")
     long_bad = add(s, "p/" + "b" * 250 + ".jpg", data=b"not a photo at all, just text" * 10)
-    wait_for(lambda: state_of(s, long_good) == "done" and state_of(s, long_bad) == "quarantined", 10)
+    # The journal learns of the quarantine before the note is written: the end state includes the note.
+    wait_for(lambda: state_of(s, long_good) == "done" and state_of(s, long_bad) == "quarantined"
+             and list(s.config.quarantine.rglob("*.error.json")), 10)
     notes = list(s.config.quarantine.rglob("*.error.json"))
     assert len(notes) == 1 and json.loads(notes[0].read_text())["job_id"] == long_bad.id
     assert Path(s.journal.get(long_good.id).output).is_file()

@@ -64,31 +64,88 @@ def subject_box(alpha: np.ndarray, threshold: float) -> Box | None:
     return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
 
 
-def _padded(params: ComposeParams) -> tuple[float, float, float, float]:
+@dataclass(frozen=True)
+class Cut:
+    """The sides where the photo's frame cuts through the product (a cable
+    leaving the frame, a lamp cut at the top). There the product bleeds off
+    the canvas: a straight cut floating inside the padding looks like a mistake."""
+
+    top: bool = False
+    right: bool = False
+    bottom: bool = False
+    left: bool = False
+
+
+UNCUT = Cut()
+
+_CUT_RUN = 0.004     # share of a border's length that one run of product must cover to cut it...
+_CUT_RUN_MIN = 4     # ...and at least this many pixels: a few stray pixels are not a cut
+
+
+def frame_cut(alpha: np.ndarray, threshold: float) -> Cut:
+    """The sides of the frame that ``alpha > threshold`` (float32 HxW, any
+    resolution) runs into along one unbroken run of product. The border row
+    itself needs only half the threshold (a 1-px soft edge does not hide a
+    cut) but must not be empty: a cut-out cropped tight to its product
+    touches the frame without being cut by it."""
+    if min(alpha.shape) < 2:
+        return UNCUT
+    t = threshold
+    return Cut(top=_cut_along(alpha[0], alpha[1], t), right=_cut_along(alpha[:, -1], alpha[:, -2], t),
+               bottom=_cut_along(alpha[-1], alpha[-2], t), left=_cut_along(alpha[:, 0], alpha[:, 1], t))
+
+
+def _cut_along(edge: np.ndarray, inside: np.ndarray, threshold: float) -> bool:
+    """Whether product crosses a border, ``edge`` its outermost line of alpha
+    and ``inside`` the next, in a run long enough to be a cut."""
+    line = ((edge > threshold / 2) & (inside > threshold)).astype(np.uint8)
+    length = max(_CUT_RUN_MIN, round(_CUT_RUN * line.size))
+    # Eroding by the run length leaves a one only where a run that long was.
+    return bool(cv2.erode(line[None, :], np.ones((1, length), np.uint8)).any())
+
+
+def _padded(params: ComposeParams, cut: Cut = UNCUT) -> tuple[float, float, float, float]:
+    """(left, right, top, bottom) the subject must fit in: the padding, or the
+    canvas edge itself on a cut side."""
     cw, ch = params.width, params.height
     pad = params.padding
-    return cw * pad.left / 100, cw * (1 - pad.right / 100), ch * pad.top / 100, ch * (1 - pad.bottom / 100)
+    return (0.0 if cut.left else cw * pad.left / 100, float(cw) if cut.right else cw * (1 - pad.right / 100),
+            0.0 if cut.top else ch * pad.top / 100, float(ch) if cut.bottom else ch * (1 - pad.bottom / 100))
 
 
-def fit_scale(subject: Box, params: ComposeParams) -> float:
-    """The largest scale (canvas pixels per photo pixel) at which ``subject`` fits the padding."""
-    left, right, top, bottom = _padded(params)
+def fit_scale(subject: Box, params: ComposeParams, cut: Cut = UNCUT) -> float:
+    """The largest scale (canvas pixels per photo pixel) at which ``subject``
+    fits the padding (the canvas edge on the sides in ``cut``)."""
+    left, right, top, bottom = _padded(params, cut)
     scale = min((right - left) / subject.width, (bottom - top) / subject.height)
     return min(scale, 1.0) if not params.upscale else scale
 
 
-def plan_layout(subject: Box, params: ComposeParams, scale: float | None = None) -> Layout:
+def plan_layout(subject: Box, params: ComposeParams, scale: float | None = None, cut: Cut = UNCUT) -> Layout:
     """Scale ``subject`` (photo pixels) to fit the padded canvas, then align it.
-    ``scale``: one shared by a product's views (never more than this view's own fit)."""
+    ``scale``: one shared by a product's views (never more than this view's own fit).
+    ``cut``: the sides the photo's frame cuts the product on; the target box
+    ends exactly on the canvas edge there."""
     cw, ch = params.width, params.height
-    left, right, top, bottom = _padded(params)
-    fit = fit_scale(subject, params)
+    left, right, top, bottom = _padded(params, cut)
+    fit = fit_scale(subject, params, cut)
     scale = fit if scale is None else min(scale, fit)
     w = max(1, round(subject.width * scale))
     h = max(1, round(subject.height * scale))
-    x0 = round((left + right - w) / 2)
-    y0 = round(bottom - h) if params.align == "bottom" else round((top + bottom - h) / 2)
+    x0 = _place(w, left, right, cut.left, cut.right, bottom_aligned=False)
+    y0 = _place(h, top, bottom, cut.top, cut.bottom, bottom_aligned=params.align == "bottom")
     return Layout(source=subject, target=(x0, y0, x0 + w, y0 + h), scale=scale, canvas=(cw, ch))
+
+
+def _place(size: int, lo: float, hi: float, lo_cut: bool, hi_cut: bool, bottom_aligned: bool) -> int:
+    """Where a ``size`` long span starts in [lo, hi] on one axis: on the canvas
+    edge of a cut side, else aligned. Cut on both sides, it is centred (it
+    fills the axis when that axis sets the scale)."""
+    if lo_cut != hi_cut:
+        return round(lo) if lo_cut else round(hi) - size
+    if bottom_aligned and not lo_cut:
+        return round(hi - size)
+    return round((lo + hi - size) / 2)
 
 
 def background_canvas(params: ComposeParams, shadow: np.ndarray | None, opacity: float) -> np.ndarray:

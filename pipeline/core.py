@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from pipeline.brand import brand
-from pipeline.compose import Box, background_canvas, fit_scale, paste, plan_layout, subject_box
+from pipeline.compose import Box, Layout, background_canvas, fit_scale, frame_cut, paste, plan_layout, subject_box
 from pipeline.encode import encode
 from pipeline.load import Photo
 from pipeline.profile import Profile
@@ -88,7 +88,8 @@ def _subject(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: 
 
 def own_scale(photo_shape: tuple[int, ...], segmentation: Segmentation, profile: Profile) -> float:
     """The scale this photo would get on its own: a product's views share the smallest."""
-    return fit_scale(_subject(photo_shape, segmentation, profile), profile.compose)
+    cut = frame_cut(segmentation.alpha, profile.compose.subject_threshold)
+    return fit_scale(_subject(photo_shape, segmentation, profile), profile.compose, cut)
 
 
 def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
@@ -102,14 +103,17 @@ def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
     work_h, work_w = seg.alpha.shape
     sx, sy = full_w / work_w, full_h / work_h
     subject = _subject(rgb.shape, seg, profile)
-    layout = plan_layout(subject, profile.compose, scale)
+    cut = frame_cut(seg.alpha, profile.compose.subject_threshold)
+    layout = plan_layout(subject, profile.compose, scale, cut)
     k = layout.scale
     # The source region we carry over: the subject plus a margin for soft edges.
     m = _MARGIN_PX / k
     X0, Y0 = max(0, math.floor(subject.x0 - m)), max(0, math.floor(subject.y0 - m))
     X1, Y1 = min(full_w, math.ceil(subject.x1 + m)), min(full_h, math.ceil(subject.y1 + m))
-    at = (round(layout.target[0] + (X0 - subject.x0) * k), round(layout.target[1] + (Y0 - subject.y0) * k))
-    size = (max(1, round((X1 - X0) * k)), max(1, round((Y1 - Y0) * k)))
+    # Each end is rounded on its own from the target box, so a product cut by
+    # the frame reaches the canvas edge with no 1-px gap of background.
+    (ax0, ay0), (ax1, ay1) = _on_canvas(layout, (X0, Y0)), _on_canvas(layout, (X1, Y1))
+    at, size = (ax0, ay0), (max(1, ax1 - ax0), max(1, ay1 - ay0))
     interp = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
     crop = cv2.resize(rgb[Y0:Y1, X0:X1], size, interpolation=interp)
     coarse, background = _coarse_region(seg, (X0 / sx, Y0 / sy, X1 / sx, Y1 / sy))
@@ -126,6 +130,12 @@ def finish(photo: Photo, segmentation: Segmentation, profile: Profile,
     data = encode(canvas, profile.encode)
     clock.lap("encode")
     return Result(canvas, data, profile.encode.extension, seg, clock.timings)
+
+
+def _on_canvas(layout: Layout, point: tuple[float, float]) -> tuple[int, int]:
+    """A full-resolution photo point on the canvas, in whole pixels."""
+    m = layout.to_canvas().astype(np.float64)
+    return round(m[0, 0] * point[0] + m[0, 2]), round(m[1, 1] * point[1] + m[1, 2])
 
 
 def full_alpha(photo: Photo, segmentation: Segmentation, radius_frac: float = 0.004,

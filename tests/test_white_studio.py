@@ -246,3 +246,56 @@ def test_a_smooth_grey_lens_barrel_beside_its_markings_stays_whole(segmenter):
     image = put(put(sweep(), barrel, (75, 75, 78)), ring, (200, 200, 200))
     alpha = segmenter.segment(photo(image)).alpha
     assert (alpha[inside(barrel)] > 0.5).mean() > 0.99
+
+
+def pale_surface(mask: np.ndarray, shade: float, grain: float, seed: int = 1) -> np.ndarray:
+    """float32 HxWx3: a white product's surface over ``mask``: the sweep's
+    white darkened by ``shade`` (a fraction) towards its left and right sides,
+    as a cylinder's shading follows its shape, with a coarser ``grain`` than the
+    sweep's noise (fur, a matte finish)."""
+    cols = np.flatnonzero(mask.any(axis=0))
+    x = np.clip((np.arange(SIZE) - cols[0]) / max(cols[-1] - cols[0], 1), 0, 1)
+    light = 1 - shade * (2 * x - 1) ** 2
+    texture = np.random.default_rng(seed).normal(0, grain, (SIZE, SIZE)).astype(np.float32)
+    return np.array(SWEEP, np.float32) * light[None, :, None] + texture[..., None]
+
+
+def test_a_pale_product_on_a_bright_sweep_is_filled_not_just_its_outline(segmenter):
+    body = rect(110, 130, 290, 270)
+    image = sweep(noise=0.8)
+    a = body[..., None]
+    image = image * (1 - a) + pale_surface(body, shade=0.06, grain=3.0) * a
+    alpha = segmenter.segment(photo(image)).alpha
+    assert (alpha[inside(body, 3)] > 0.5).mean() > 0.97
+    assert alpha[outside(body, 6)].max() < 0.05
+
+
+def test_a_strap_loop_showing_the_sweep_stays_open_on_a_white_product(segmenter):
+    body = rect(200, 110, 330, 290)
+    strap = np.zeros((SIZE, SIZE), np.float32)
+    cv2.ellipse(strap, (200, 200), (70, 90), 0, 180, 360, 1.0, 14, lineType=cv2.LINE_AA)
+    product = np.maximum(body, strap)
+    image = sweep(noise=0.8)
+    a = product[..., None]
+    image = image * (1 - a) + pale_surface(product, shade=0.06, grain=3.0) * a
+    alpha = segmenter.segment(photo(image)).alpha
+    hole = np.zeros((SIZE, SIZE), np.float32)  # the sweep seen through the loop
+    cv2.ellipse(hole, (200, 200), (56, 76), 0, 180, 360, 1.0, -1)
+    hole *= 1 - body
+    assert inside(hole).sum() > 3000
+    assert alpha[inside(hole)].max() < 0.05
+    assert (alpha[inside(body)] > 0.5).mean() > 0.97
+
+
+def test_coloured_light_spilled_under_a_glossy_product_is_background(segmenter):
+    product = rect(110, 150, 260, 250)
+    y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    # Red light thrown on the sweep round the product's base, fading with distance.
+    glow = np.exp(-(((x - 200) / 120) ** 2 + ((y - 262) / 50) ** 2))[..., None]
+    tinted = sweep() * (1 - glow * np.array([0.0, 0.1, 0.1], np.float32))
+    image = put(tinted, product, (190, 20, 25))
+    alpha = segmenter.segment(photo(image)).alpha
+    spill = (glow[..., 0] > 0.2) & outside(product)
+    assert spill.sum() > 4000
+    assert (alpha[spill] >= 0.5).mean() < 0.005  # bar a few pixels where the light meets the product's sides
+    assert alpha[inside(product)].min() > 0.95

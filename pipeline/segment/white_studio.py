@@ -8,7 +8,10 @@ then each pixel is judged against it:
 - product: its own colour (chroma off the sweep and off the sweep's shadows;
   a shadow is the sweep, darker, with the sweep's chroma scaled down), darker
   than any shadow gets, much brighter than the sweep, a sharp lightness edge or
-  fine texture (shadows are smooth; this is what finds white on white);
+  fine texture (shadows are smooth; this is what finds white on white), or a
+  grain clearly coarser than the sweep's own noise (a pale plush's fur);
+  coloured light spilled on the sweep (light, smooth, fading, no edge round
+  it) is not the product's colour;
 - lit sweep: within a small colour difference of the fit;
 - shade: everything else, smooth and neutral -- a shadow, or a smooth part of
   the product. Shade that the product surrounds is product; shade that fades
@@ -18,7 +21,10 @@ then each pixel is judged against it:
 
 Enclosed holes are filled unless they look see-through -- lit sweep that
 matches the fit closely, wide enough, rimmed by solid product (a strap loop stays open, a white product's
-interior inside its outline is filled) --, specks too small to be a product
+interior inside its outline is filled) --, what a white product's outline
+nearly closes (its gaps bridged, closed along the frame where it runs into it,
+or within its hull) is filled where the surface behaves unlike the sweep (off
+the fit, or shaded by its shape), specks too small to be a product
 are dropped, and the edge is made soft
 by a local two-colour fit (product colour against the background right next to
 it), which places it to a fraction of a working pixel. Everything runs at the
@@ -53,6 +59,24 @@ _RIM = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # how far round a
 # blur leaves at its edge (4 px), a hard penumbra and the JPEG ringing beside it.
 _SHADOW_REACH = cv2.getStructuringElement(cv2.MORPH_RECT, (25, 25))
 _PENUMBRA = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (19, 19))  # how far from the lit sweep a penumbra reaches
+_GRAIN = 2.5          # texture this many times the sweep's own noise is a surface of the product (fur, fabric)
+_HOLE_GRAIN = 1.6     # grain over the sweep's noise past which a lit hole is a white surface, not see-through
+_GRAIN_MARGIN = 8     # working pixels from the frame within which a coarse patch counts as reaching it
+_CLIPPED = 99.5       # L* of a pixel blown out to white
+_GRAIN_FLOOR = 0.1    # mean |Laplacian| (L*) of a camera's noise on a lit sweep, the least a sweep is taken to have
+_GRAIN_REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # how far an edge's curvature reaches
+_OUTLINE_GAP = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))  # widest gap bridged in a white product's outline
+_RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part when this share of its rim is outline
+_FRAME_OUTLINE = 0.6  # ...and at least this share of its rim is outline
+_FRAME_CLOSE = 0.35   # an area whose frame edge is under this share of its rim is closed along the frame
+_MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
+_SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
+_SPILL_LIGHT = 0.8    # spilled light dims the sweep little: lighter than this share of its lightness
+_SPILL_AREA = 0.0004  # smaller patches of light colour are left as they are (glints, print)
+_SPILL_RING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # how far round a patch of colour its rim is read
+_SPILL_FADE = 0.3     # chroma per working pixel: spilled light fades slower, a colour edge is steeper
+_SPILL_SPREAD = 0.5   # chroma standard deviation over a patch under which its tint is steady: a product's face
+_SPILL_RIM_EDGE = 0.4  # a patch of colour whose outer rim has a sharp edge along less than this share fades: spill
 _MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours are too alike to mix
 _LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
@@ -117,7 +141,9 @@ class Judgement:
     ``colour``, and ``dark_smooth``: darker than ``shadow_floor`` yet smooth and
     on the sweep's colour line, a black product or a hard cast shadow, and the
     float32 lightness ``texture`` (mean |Laplacian|) and ``ratio`` of lightness
-    to the sweep's, and the HxWx3 Lab ``offset`` from the fitted sweep."""
+    to the sweep's, the HxWx3 Lab ``offset`` from the fitted sweep, and how
+    ``coarse`` the local grain is against the sweep's own noise (float32, 1 = the
+    sweep's; 0 near sharp edges, where it is not read)."""
 
     evidence: np.ndarray
     lit: np.ndarray
@@ -127,6 +153,7 @@ class Judgement:
     texture: np.ndarray
     ratio: np.ndarray
     offset: np.ndarray
+    coarse: np.ndarray
 
 
 class WhiteStudioSegmenter:
@@ -170,7 +197,8 @@ class WhiteStudioSegmenter:
         # Solid: the product's own colour or darkness, or anything thicker than
         # an outline.
         solid = seen.solid | cv2.erode(closed, self._band_kernel)
-        filled = fill_holes(closed, seen.lit, solid, seen.offset, p, min_area)
+        filled = fill_holes(closed, seen.lit, solid, seen.offset, p, min_area, seen.coarse)
+        filled = close_outlines(filled, seen, p, min_area)
         if p.hard_shadows is not False:
             filled = drop_kept_shadows(filled, lab, seen, sweep, min_area)
         return drop_specks(filled, min_area)
@@ -282,27 +310,130 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
     colour = off_chroma > p.chroma_tolerance + p.shadow_tint * (1.0 - shade)
     tone = (ratio < p.shadow_floor) | (dl > p.brighter_tolerance)
     lit = (np.abs(dl) < p.sweep_tolerance) & (off_chroma < p.sweep_tolerance)
-    edges, texture = edges_and_texture(L)
+    edges, curvature = _edges_and_curvature(L)
+    texture = cv2.blur(curvature, (5, 5))
     # Shadows are smooth: a sharp edge or fine texture is the product (this is
-    # what finds a white product on white), as long as it is not the lit sweep.
-    detail = (edges > p.edge_threshold) | ((texture > p.texture_threshold) & ~lit)
+    # what finds a white product on white), as long as it is not the lit sweep,
+    # and so is a grain clearly coarser than the sweep's own noise.
+    coarse = coarseness(L, curvature, texture, edges, lit, p)
+    detail = (edges > p.edge_threshold) | ((texture > p.texture_threshold) & ~lit) | grainy(coarse, ratio)
+    # Coloured light spilled on the sweep is the sweep, tinted: not the product's own colour.
+    colour &= ~spilled_light(colour, off_chroma, ratio, edges, texture, p)
     # JPEG blocks speckle a smooth shadow with texture; over a wider window it is flat.
     dark_smooth = (ratio < p.shadow_floor) & ~colour & (cv2.blur(texture, (9, 9)) < p.texture_threshold)
     return Judgement(evidence=(colour | tone | detail).view(np.uint8), lit=lit.view(np.uint8),
                      solid=(colour | tone).view(np.uint8), colour=colour.view(np.uint8),
                      dark_smooth=dark_smooth.view(np.uint8), texture=texture, ratio=ratio,
-                     offset=lab - sweep.lab)
+                     offset=lab - sweep.lab, coarse=coarse)
+
+
+def coarseness(lightness: np.ndarray, curvature: np.ndarray, texture: np.ndarray, edges: np.ndarray,
+               lit: np.ndarray, p: WhiteStudioParams) -> np.ndarray:
+    """float32: the local fine texture (``curvature``, |Laplacian| per pixel)
+    against the sweep's own noise (1 = the sweep's ``texture`` on the ``lit``
+    sweep). Clearly coarser (``_GRAIN``) is a surface of the product (a pale
+    plush's fur on a white sweep). It is measured away from sharp ``edges``
+    (they are evidence already; their curvature would only fatten the outline)."""
+    if not lit.any():
+        return np.zeros(lit.shape, np.float32)
+    # A sample is plenty for a median. A sweep blown out to pure white has had its noise
+    # clipped away, and what grain is left round it is the JPEG's: it is not read there.
+    # A noiseless (retouched) sweep is judged against a camera's noise.
+    sample = texture[::4, ::4][lit[::4, ::4]]
+    if np.count_nonzero(lightness[::4, ::4][lit[::4, ::4]] >= _CLIPPED) > 0.5 * len(sample):
+        return np.zeros(lit.shape, np.float32)
+    level = max(float(np.median(sample)), _GRAIN_FLOOR)
+    calm = (cv2.dilate((edges > p.edge_threshold).view(np.uint8), _GRAIN_REACH) == 0).view(np.uint8)
+    # The mean over about 9x9 calm pixels, taken at half resolution: a surface's grain is a regional trait.
+    h, w = calm.shape
+    half = ((w + 1) // 2, (h + 1) // 2)
+    share = cv2.blur(cv2.resize(calm.astype(np.float32), half, interpolation=cv2.INTER_AREA), (5, 5))
+    total = cv2.blur(cv2.resize(curvature * calm, half, interpolation=cv2.INTER_AREA), (5, 5))
+    local = cv2.resize(total / np.maximum(share, 1e-3), (w, h), interpolation=cv2.INTER_LINEAR)
+    share = cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.where((share > 0.5) & (calm > 0), local / level, 0.0).astype(np.float32)
+
+
+def grainy(coarse: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """bool: the patches clearly coarser than the sweep (``_GRAIN``) that do not
+    reach the frame's edge: a backdrop coarser than the lit sweep (a wall, a
+    table, a paper sweep's fibre) runs on out of the photo; a product's surface
+    is bounded by its outline. A camera's noise grows in L* as the light falls
+    (a shadow is noisier than the lit sweep), so the bar rises with the darkening
+    (``ratio``, lightness against the sweep's)."""
+    coarse_enough = coarse > _GRAIN
+    coarse_enough[coarse_enough] = coarse[coarse_enough] * np.maximum(ratio[coarse_enough], 0.25) > _GRAIN
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(coarse_enough.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return coarse_enough
+    x, y, w, h = (stats[:, i] for i in range(4))
+    height, width = coarse.shape
+    m = _GRAIN_MARGIN  # the grain is not read right at the frame (the window runs off it)
+    keep = (x > m) & (y > m) & (x + w < width - m) & (y + h < height - m)
+    if keep[1:].all():
+        return coarse_enough
+    keep[0] = False
+    return keep[labels]
+
+
+def spilled_light(colour: np.ndarray, chroma: np.ndarray, ratio: np.ndarray, edges: np.ndarray, texture: np.ndarray,
+                  p: WhiteStudioParams) -> np.ndarray:
+    """bool: coloured light spilled or reflected on the sweep (under a glossy
+    product): light (no darker than ``_SPILL_LIGHT`` of the sweep), smooth and
+    without edges inside, its tint (``chroma`` off the sweep) changing only
+    gradually as it fades with distance, and no edge along its outer rim. A
+    pale product of that colour has an edge all round it and a steady or
+    sharply bounded colour, and a product's own darker colour is not light."""
+    calm = colour & (ratio >= _SPILL_LIGHT) & (edges <= p.edge_threshold) & (texture < p.texture_threshold)
+    found = np.zeros(colour.shape, bool)
+    if np.count_nonzero(calm) < _SPILL_AREA * calm.size:
+        return found
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(calm.view(np.uint8), connectivity=8)
+    big = stats[:, cv2.CC_STAT_AREA] >= _SPILL_AREA * calm.size
+    big[0] = False
+    if not big.any():
+        return found
+    # Only the patches big enough to matter, in their box.
+    box = _around(big[labels], _SPILL_RING.shape[0])
+    colour, chroma, edges, light = colour[box], chroma[box], edges[box], ratio[box] >= _SPILL_LIGHT
+    labels = np.where(big[labels[box]], labels[box], 0)
+    area = np.bincount(labels.ravel(), minlength=n)
+    # Its rim: the ring just outside it that is not itself its own colour.
+    near = cv2.dilate(labels.astype(np.float32), _SPILL_RING).astype(np.int32)
+    rim = (labels == 0) & (near > 0) & ~colour
+    owner = near[rim]
+    rim_len = np.bincount(owner, minlength=n)
+    rim_edge = np.bincount(owner[edges[rim] > p.edge_threshold], minlength=n)
+    fade = cv2.GaussianBlur(chroma, (0, 0), 2.0)
+    steep = cv2.magnitude(cv2.Sobel(fade, cv2.CV_32F, 1, 0, ksize=3, scale=0.125),
+                          cv2.Sobel(fade, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)) > _SPILL_FADE
+    sharp = np.bincount(labels[steep], minlength=n)
+    # It fades with distance from the product: its tint varies; a product's face is one steady tint.
+    mean = np.bincount(labels.ravel(), weights=chroma.ravel(), minlength=n) / np.maximum(area, 1)
+    spread = np.bincount(labels.ravel(), weights=(chroma * chroma).ravel(), minlength=n) / np.maximum(area, 1) - mean ** 2
+    spill = (big & (rim_edge < _SPILL_RIM_EDGE * rim_len) & (sharp < 0.1 * area)
+             & (spread > _SPILL_SPREAD ** 2))
+    spill[0] = False
+    # And its fringe by the product's base, which the product's edge blurs into texture.
+    fringe = cv2.dilate(spill[labels].view(np.uint8), _SPILL_RING) > 0
+    found[box] = fringe & colour & light & (edges <= p.edge_threshold)
+    return found
 
 
 def edges_and_texture(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradient magnitude (L* per pixel) and texture (mean |Laplacian| over 5x5)
     after a light blur that quiets JPEG noise. A soft shadow has a gradient but
     almost no curvature; fur or fabric has plenty of both."""
+    edges, curvature = _edges_and_curvature(lightness)
+    return edges, cv2.blur(curvature, (5, 5))
+
+
+def _edges_and_curvature(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude and |Laplacian| per pixel, after the light blur."""
     smooth = cv2.GaussianBlur(lightness, (5, 5), 1.0)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
-    curvature = np.abs(cv2.Laplacian(smooth, cv2.CV_32F, ksize=1))
-    return cv2.magnitude(gx, gy), cv2.blur(curvature, (5, 5))
+    return cv2.magnitude(gx, gy), np.abs(cv2.Laplacian(smooth, cv2.CV_32F, ksize=1))
 
 
 # --- regions -----------------------------------------------------------------
@@ -344,7 +475,8 @@ def drop_cast_shadows(seen: Judgement, p: WhiteStudioParams, min_area: float) ->
     clear = (shadow[labels] | penumbra).view(np.uint8)
     keep = 1 - clear
     return Judgement(evidence=seen.evidence & keep, lit=seen.lit, solid=seen.solid & keep, colour=seen.colour,
-                     dark_smooth=seen.dark_smooth, texture=seen.texture, ratio=seen.ratio, offset=seen.offset)
+                     dark_smooth=seen.dark_smooth, texture=seen.texture, ratio=seen.ratio, offset=seen.offset,
+                     coarse=seen.coarse)
 
 
 def claim_enclosed_shade(evidence: np.ndarray, lit: np.ndarray, open_share: float) -> np.ndarray:
@@ -371,7 +503,7 @@ def claim_enclosed_shade(evidence: np.ndarray, lit: np.ndarray, open_share: floa
 
 
 def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.ndarray,
-               p: WhiteStudioParams, min_area: float) -> np.ndarray:
+               p: WhiteStudioParams, min_area: float, coarse: np.ndarray | None = None) -> np.ndarray:
     """Fills the enclosed holes of ``mask`` (uint8 0/1) unless they look
     see-through (``_see_through``): the gap in a strap or a tripod stays open,
     a product's uniform interior is filled, and so is a white product's
@@ -386,12 +518,12 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.
     area = np.bincount(labels.ravel(), minlength=n)
     sweep = np.bincount(labels[lit > 0], minlength=n)
     for k in np.flatnonzero(fill & (area >= min_area) & (sweep >= p.hole_sweep_share * area)):
-        fill[k] = not _see_through(labels == k, mask, solid, offset, p)
+        fill[k] = not _see_through(labels == k, mask, solid, offset, p, coarse)
     return mask | fill[labels].view(np.uint8)
 
 
 def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, offset: np.ndarray,
-                 p: WhiteStudioParams) -> bool:
+                 p: WhiteStudioParams, coarse: np.ndarray | None = None) -> bool:
     """Whether a lit hole is a gap in the product rather than a white patch on
     it: wide enough to see through (a glint on glass is a thin slit), rimmed
     by solid product, not just by an outline, and continuing the fitted sweep
@@ -399,6 +531,9 @@ def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, offset: 
     steady shade or tint off the sweep (its own paint, its own angle to the
     light), where the sweep seen through a loop matches the fit to its noise."""
     if float(np.linalg.norm(np.median(offset[hole], axis=0))) > p.hole_match:
+        return False
+    # The sweep seen through a hole has the sweep's own noise; a white surface has its grain.
+    if coarse is not None and float(np.median(coarse[hole])) > _HOLE_GRAIN:
         return False
     r = _RIM.shape[0] // 2
     x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
@@ -408,6 +543,114 @@ def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, offset: 
         return False
     rim = (cv2.dilate(hole, _RIM) > hole) & (mask[box] > 0)
     return bool(rim.any()) and float(solid[box][rim].mean()) >= p.hole_rim_solid
+
+
+def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_area: float) -> np.ndarray:
+    """Fills what a white product's outline nearly closes: its gaps (up to
+    ``_OUTLINE_GAP`` pixels, where its edge matched the sweep) bridged, the
+    outline closed along the frame edge where it runs into it, or its parts'
+    convex hulls where longer stretches are missing. Such an area is filled
+    when it is mostly rimmed by outline (thin, light, colourless lines, not
+    solid product) and its surface behaves unlike the sweep: it sits a steady
+    shade or tint off the fit, or carries shading that follows its shape. A
+    real hole (a strap loop, the gap between a plug's pins) shows the sweep:
+    the fit continued, flat, to its noise."""
+    if not mask.any():
+        return mask
+    # Work on the product's box; what reaches the box's side inside the frame is open sweep.
+    box = _around(mask, 2 * _OUTLINE_GAP.shape[0])
+    whole, mask = mask, mask[box]
+    seen = Judgement(*(getattr(seen, f.name)[box] for f in fields(Judgement)))
+    wide = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _OUTLINE_GAP, borderType=cv2.BORDER_REPLICATE)
+    outline = _outline(mask, seen)
+    if not outline.any():
+        return whole
+    open_area = 1 - wide
+    n, labels = cv2.connectedComponents(open_area, connectivity=4)
+    on_frame = np.zeros(n, np.int64)
+    for side, at_frame in _box_sides(labels, box, whole.shape):
+        on_frame += np.bincount(side, minlength=n) * (1 if at_frame else labels.size)
+    found = _outline_closed(labels, n, wide, outline, min_area, on_frame)
+    hull_n, hull_labels = cv2.connectedComponents(open_area & _hulls(mask, min_area), connectivity=4)
+    # Within the hull too, an area along the frame is closed only where the frame closes it.
+    on_frame = np.zeros(hull_n, np.int64)
+    for side, at_frame in _box_sides(hull_labels, box, whole.shape):
+        on_frame += np.bincount(side, minlength=hull_n) * (1 if at_frame else labels.size)
+    found |= _outline_closed(hull_labels, hull_n, wide, outline, min_area, on_frame)
+    if not found.any():
+        return whole
+    shading = cv2.GaussianBlur(seen.offset[..., 0], (0, 0), 3.0)
+    shaded = cv2.magnitude(cv2.Sobel(shading, cv2.CV_32F, 1, 0, ksize=3, scale=0.125),
+                           cv2.Sobel(shading, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)) > _SHADING
+    # Shading is read away from the rim: the smoothing would carry the outline's own edge in.
+    far = cv2.erode(found.view(np.uint8), _OUTLINE_GAP) > 0
+    n, labels = cv2.connectedComponents(found.view(np.uint8), connectivity=4)
+    fill = np.zeros(n, bool)
+    at_frame = np.zeros(labels.shape, bool)
+    for side, (index, is_frame) in zip(_SIDES, enumerate(_box_sides(labels, box, whole.shape))):
+        at_frame[side] = is_frame[1]
+    for k in range(1, n):
+        inside = labels == k
+        deep = far & inside
+        shaped = np.count_nonzero(shaded & deep) > 0.3 * max(np.count_nonzero(deep), _MIN_SHADED)
+        # Off the fit alone is not enough along the frame: a backdrop the fit does not
+        # explain (a wall, a table) runs out of the photo too; a product's surface is shaded.
+        steady = (float(np.median(np.linalg.norm(seen.offset[inside], axis=1))) > p.hole_match
+                  and not (inside & at_frame).any())
+        fill[k] = shaped or steady
+    if not fill.any():
+        return whole
+    filled = fill[labels]
+    bridge = (wide > mask) & (cv2.dilate(filled.view(np.uint8), _OUTLINE_GAP) > 0)
+    out = whole.copy()
+    out[box] |= (filled | bridge).view(np.uint8)
+    return out
+
+
+_SIDES = (np.s_[0, :], np.s_[-1, :], np.s_[1:-1, 0], np.s_[1:-1, -1])  # in the order _box_sides yields them
+
+
+def _box_sides(labels: np.ndarray, box: tuple[slice, slice], shape: tuple[int, ...]):
+    """(labels along each side of a box, whether that side is the frame's edge)."""
+    rows, cols = box
+    yield labels[0], rows.start == 0
+    yield labels[-1], rows.stop >= shape[0]
+    yield labels[1:-1, 0], cols.start == 0
+    yield labels[1:-1, -1], cols.stop >= shape[1]
+
+
+def _hulls(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """uint8: the convex hull of the mask's parts that are big or long, all
+    together (a white product's outline can break into separate lines)."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    big = [c for c in contours
+           if cv2.contourArea(c) >= min_area or cv2.arcLength(c, True) >= 0.05 * max(mask.shape)]
+    hull = np.zeros_like(mask)
+    if big:
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate(big)), 1)
+    return hull
+
+
+def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.ndarray, min_area: float,
+                    on_frame: np.ndarray | None) -> np.ndarray:
+    """bool: the areas of ``labels`` (not the product) that are at least
+    ``min_area``, mostly rimmed by outline, and (with ``on_frame``, their
+    pixels on the frame's edge) enclosed, or closed along the frame edge:
+    touching it along less than ``_FRAME_CLOSE`` of their rim."""
+    if n <= 1:
+        return np.zeros(labels.shape, bool)
+    area = np.bincount(labels.ravel(), minlength=n)
+    near = cv2.dilate(labels.astype(np.float32), _CROSS).astype(np.int32)
+    rim = (wide > 0) & (near > 0)
+    owner = near[rim]
+    rim_len = np.bincount(owner, minlength=n)
+    rim_outline = np.bincount(owner[outline[rim]], minlength=n)
+    keep = (area >= min_area) & (rim_outline >= _RIM_OUTLINE * np.maximum(rim_len, 1))
+    if on_frame is not None:
+        # Closing one along the frame assumes more: its rim must be mostly outline.
+        keep &= (on_frame <= _FRAME_CLOSE * rim_len) & ((on_frame == 0) | (rim_outline >= _FRAME_OUTLINE * rim_len))
+    keep[0] = False
+    return keep[labels]
 
 
 def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:

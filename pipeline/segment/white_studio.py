@@ -728,6 +728,10 @@ _PENUMBRA_GROW = np.ones((5, 5), np.uint8)  # how far round a flat patch its pen
 _OWN_TINT = 5.0
 _PENUMBRA_LEVEL = 0.97  # a dropped shadow's penumbra and hard edge: neutral shade darker than this share of the sweep
 _PENUMBRA_STEPS = 6    # ...within this many working pixels of the flat patch
+_HUG = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # a product's soft edge lies this close along it
+_LINE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # a thin gear's shadow line with its penumbra is narrower
+_CROSSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (45, 45))  # across a leg (and its soft edges) a shadow line passes under
+_LINE_CROSSINGS = 3    # a dropped shadow's thin lines are followed across this many product parts they pass under
 _LOOK_UP = 16          # working pixels above a patch searched for the backdrop (past a penumbra)
 
 
@@ -883,7 +887,31 @@ def drop_kept_shadows(mask: np.ndarray, lab: np.ndarray, seen: Judgement, sweep:
     # neither solid product nor thicker than an outline.
     rim = (cv2.dilate(clear, _PENUMBRA) > 0) & (seen.solid == 0)
     thin = cv2.dilate(cv2.erode(kept, _THIN), _THIN) == 0
-    return kept & (~(rim & thin)).view(np.uint8)
+    return kept & (~((rim & thin) | _shadow_lines(kept, clear, seen))).view(np.uint8)
+
+
+def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement) -> np.ndarray:
+    """bool: the thin shadows that run on from a dropped one (a tripod leg's
+    shadow from the shadow of its head): lines of shade narrower than an
+    outline, neither solid product nor hugging it (a leg's own soft edge lies
+    right along the leg), reached from the dropped shadow and on across the
+    legs they pass under, with their own soft edge."""
+    solid = seen.solid > 0
+    thin = (kept > 0) & (cv2.morphologyEx(kept, cv2.MORPH_OPEN, _LINE) == 0) & ~solid
+    core = thin & (cv2.dilate(solid.view(np.uint8), _HUG) == 0)
+    n, labels = cv2.connectedComponents(core.view(np.uint8), connectivity=8)
+    dropped = np.zeros(n, bool)
+    reach = clear
+    for _ in range(_LINE_CROSSINGS + 1):
+        hit = np.zeros(n, bool)
+        hit[labels[cv2.dilate(reach, _CROSSING) > 0]] = True
+        hit[0] = False
+        if not (hit & ~dropped).any():
+            break
+        dropped |= hit
+        reach = dropped[labels].view(np.uint8)
+    lines = dropped[labels].view(np.uint8)
+    return (cv2.dilate(lines, _HUG) > 0) & thin
 
 
 def _shadow_patches(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, min_area: float):

@@ -567,16 +567,11 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
         return whole
     open_area = 1 - wide
     n, labels = cv2.connectedComponents(open_area, connectivity=4)
-    on_frame = np.zeros(n, np.int64)
-    for side, at_frame in _box_sides(labels, box, whole.shape):
-        on_frame += np.bincount(side, minlength=n) * (1 if at_frame else labels.size)
-    found = _outline_closed(labels, n, wide, outline, min_area, on_frame)
+    found = _outline_closed(labels, n, wide, outline, min_area, _on_frame(labels, n, box, whole.shape))
     hull_n, hull_labels = cv2.connectedComponents(open_area & _hulls(mask, min_area), connectivity=4)
     # Within the hull too, an area along the frame is closed only where the frame closes it.
-    on_frame = np.zeros(hull_n, np.int64)
-    for side, at_frame in _box_sides(hull_labels, box, whole.shape):
-        on_frame += np.bincount(side, minlength=hull_n) * (1 if at_frame else labels.size)
-    found |= _outline_closed(hull_labels, hull_n, wide, outline, min_area, on_frame)
+    found |= _outline_closed(hull_labels, hull_n, wide, outline, min_area,
+                             _on_frame(hull_labels, hull_n, box, whole.shape))
     if not found.any():
         return whole
     shading = cv2.GaussianBlur(seen.offset[..., 0], (0, 0), 3.0)
@@ -587,8 +582,8 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     n, labels = cv2.connectedComponents(found.view(np.uint8), connectivity=4)
     fill = np.zeros(n, bool)
     at_frame = np.zeros(labels.shape, bool)
-    for side, (index, is_frame) in zip(_SIDES, enumerate(_box_sides(labels, box, whole.shape))):
-        at_frame[side] = is_frame[1]
+    for side, is_frame in _box_sides(box, whole.shape):
+        at_frame[side] = is_frame
     for k in range(1, n):
         inside = labels == k
         deep = far & inside
@@ -607,16 +602,22 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     return out
 
 
-_SIDES = (np.s_[0, :], np.s_[-1, :], np.s_[1:-1, 0], np.s_[1:-1, -1])  # in the order _box_sides yields them
-
-
-def _box_sides(labels: np.ndarray, box: tuple[slice, slice], shape: tuple[int, ...]):
-    """(labels along each side of a box, whether that side is the frame's edge)."""
+def _box_sides(box: tuple[slice, slice], shape: tuple[int, ...]):
+    """(each side of a box as an index into it, whether that side is the frame's edge)."""
     rows, cols = box
-    yield labels[0], rows.start == 0
-    yield labels[-1], rows.stop >= shape[0]
-    yield labels[1:-1, 0], cols.start == 0
-    yield labels[1:-1, -1], cols.stop >= shape[1]
+    yield np.s_[0, :], rows.start == 0
+    yield np.s_[-1, :], rows.stop >= shape[0]
+    yield np.s_[1:-1, 0], cols.start == 0
+    yield np.s_[1:-1, -1], cols.stop >= shape[1]
+
+
+def _on_frame(labels: np.ndarray, n: int, box: tuple[slice, slice], shape: tuple[int, ...]) -> np.ndarray:
+    """Per label, its pixels on the frame's edge; a label that reaches a side
+    of the box inside the frame is open sweep, counted past any bar."""
+    counts = np.zeros(n, np.int64)
+    for side, is_frame in _box_sides(box, shape):
+        counts += np.bincount(labels[side], minlength=n) * (1 if is_frame else labels.size)
+    return counts
 
 
 def _hulls(mask: np.ndarray, min_area: float) -> np.ndarray:

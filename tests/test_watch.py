@@ -292,8 +292,12 @@ def test_a_root_that_disappears_and_comes_back_is_watched_again(tmp_path):
     try:
         shutil.rmtree(root)
         blocker_parent = root  # gone: the next check sees it missing, then recreates it (as on first start)
-        watcher.check()
         state = watcher.roots[0]
+        # A folder made again at once can reuse the old one's inode, so the identity alone cannot tell
+        # it is new: the old watch ends when its emitter sees the folder go, and the daemon's periodic
+        # check after that places the new one.
+        assert _wait(lambda: not watcher._emitter_alive(state))
+        watcher.check()
         assert state.ok and state.identity == (os.stat(root).st_dev, os.stat(root).st_ino)
         (blocker_parent / "after.jpg").write_bytes(b"x")
         assert _wait(lambda: "after.jpg" in seen)

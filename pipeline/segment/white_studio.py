@@ -42,7 +42,7 @@ a backdrop the sweep fit does not explain. ``pipeline.confidence`` weighs them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Annotated, Literal
 
 import cv2
@@ -154,6 +154,10 @@ class Judgement:
     ratio: np.ndarray
     offset: np.ndarray
     coarse: np.ndarray
+
+    def crop(self, box: tuple[slice, slice]) -> "Judgement":
+        """The same verdicts over ``box`` only."""
+        return Judgement(*(getattr(self, f.name)[box] for f in fields(Judgement)))
 
 
 class WhiteStudioSegmenter:
@@ -310,7 +314,7 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
     colour = off_chroma > p.chroma_tolerance + p.shadow_tint * (1.0 - shade)
     tone = (ratio < p.shadow_floor) | (dl > p.brighter_tolerance)
     lit = (np.abs(dl) < p.sweep_tolerance) & (off_chroma < p.sweep_tolerance)
-    edges, curvature = _edges_and_curvature(L)
+    edges, curvature = edges_and_curvature(L)
     texture = cv2.blur(curvature, (5, 5))
     # Shadows are smooth: a sharp edge or fine texture is the product (this is
     # what finds a white product on white), as long as it is not the lit sweep,
@@ -420,16 +424,10 @@ def spilled_light(colour: np.ndarray, chroma: np.ndarray, ratio: np.ndarray, edg
     return found
 
 
-def edges_and_texture(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient magnitude (L* per pixel) and texture (mean |Laplacian| over 5x5)
-    after a light blur that quiets JPEG noise. A soft shadow has a gradient but
-    almost no curvature; fur or fabric has plenty of both."""
-    edges, curvature = _edges_and_curvature(lightness)
-    return edges, cv2.blur(curvature, (5, 5))
-
-
-def _edges_and_curvature(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradient magnitude and |Laplacian| per pixel, after the light blur."""
+def edges_and_curvature(lightness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude (L* per pixel) and |Laplacian| per pixel after a
+    light blur that quiets JPEG noise (its 5x5 mean is the texture). A soft
+    shadow has a gradient but almost no curvature; fur or fabric has plenty of both."""
     smooth = cv2.GaussianBlur(lightness, (5, 5), 1.0)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
@@ -474,9 +472,7 @@ def drop_cast_shadows(seen: Judgement, p: WhiteStudioParams, min_area: float) ->
     penumbra = shadow[near] & (seen.colour == 0) & facing
     clear = (shadow[labels] | penumbra).view(np.uint8)
     keep = 1 - clear
-    return Judgement(evidence=seen.evidence & keep, lit=seen.lit, solid=seen.solid & keep, colour=seen.colour,
-                     dark_smooth=seen.dark_smooth, texture=seen.texture, ratio=seen.ratio, offset=seen.offset,
-                     coarse=seen.coarse)
+    return replace(seen, evidence=seen.evidence & keep, solid=seen.solid & keep)
 
 
 def claim_enclosed_shade(evidence: np.ndarray, lit: np.ndarray, open_share: float) -> np.ndarray:
@@ -503,7 +499,7 @@ def claim_enclosed_shade(evidence: np.ndarray, lit: np.ndarray, open_share: floa
 
 
 def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.ndarray,
-               p: WhiteStudioParams, min_area: float, coarse: np.ndarray | None = None) -> np.ndarray:
+               p: WhiteStudioParams, min_area: float, coarse: np.ndarray) -> np.ndarray:
     """Fills the enclosed holes of ``mask`` (uint8 0/1) unless they look
     see-through (``_see_through``): the gap in a strap or a tripod stays open,
     a product's uniform interior is filled, and so is a white product's
@@ -523,7 +519,7 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.
 
 
 def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, offset: np.ndarray,
-                 p: WhiteStudioParams, coarse: np.ndarray | None = None) -> bool:
+                 p: WhiteStudioParams, coarse: np.ndarray) -> bool:
     """Whether a lit hole is a gap in the product rather than a white patch on
     it: wide enough to see through (a glint on glass is a thin slit), rimmed
     by solid product, not just by an outline, and continuing the fitted sweep
@@ -533,7 +529,7 @@ def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, offset: 
     if float(np.linalg.norm(np.median(offset[hole], axis=0))) > p.hole_match:
         return False
     # The sweep seen through a hole has the sweep's own noise; a white surface has its grain.
-    if coarse is not None and float(np.median(coarse[hole])) > _HOLE_GRAIN:
+    if float(np.median(coarse[hole])) > _HOLE_GRAIN:
         return False
     r = _RIM.shape[0] // 2
     x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
@@ -560,7 +556,7 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     # Work on the product's box; what reaches the box's side inside the frame is open sweep.
     box = _around(mask, 2 * _OUTLINE_GAP.shape[0])
     whole, mask = mask, mask[box]
-    seen = Judgement(*(getattr(seen, f.name)[box] for f in fields(Judgement)))
+    seen = seen.crop(box)
     wide = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _OUTLINE_GAP, borderType=cv2.BORDER_REPLICATE)
     outline = _outline(mask, seen)
     if not outline.any():
@@ -773,7 +769,7 @@ def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement
     box = _around(subject, _EDGE_WINDOW)
     small, lab, alpha, subject = small[box], lab[box], alpha[box], subject[box]
     sweep = SweepFit(lab=sweep.lab[box], rgb=sweep.rgb[box], grey=sweep.grey[box])
-    seen = Judgement(*(getattr(seen, f.name)[box] for f in fields(Judgement)))
+    seen = seen.crop(box)
     white, colour, other, unseen = outline_contrast(small, lab, sweep, seen.texture, alpha, subject)
     return Evidence(weak_white=white, weak_colour=colour, weak_other=other, unseen=unseen,
                     hollow=hollow_share(subject, seen, min_area),

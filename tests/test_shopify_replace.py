@@ -96,12 +96,16 @@ def test_a_restart_after_any_step_of_a_replacement_sends_it_once(fake, tmp_path,
     assert fake.store.source_updates == [order[2]] and store.progress.published_sha256 == redo.image_sha256
 
 
-def test_a_replacement_that_took_before_a_crash_is_found_and_not_sent_again(fake, tmp_path):
+@pytest.mark.parametrize("seed, pad", [(80, 5), (256, 0)], ids=["another size", "the same size"])
+def test_a_replacement_that_took_before_a_crash_is_found_and_not_sent_again(fake, tmp_path, seed, pad):
     product, stores = published_product(fake, tmp_path)
     order = list(product.media)
-    redo = image(tmp_path, view="front", index=0, seed=80, job_id="1", pad=5)
+    before = len(fake.store.file_by_id[order[0]].content)
+    redo = image(tmp_path, view="front", index=0, seed=seed, job_id="1", pad=pad)  # seed 256: seed 0's colour
+    assert (redo.image_path.stat().st_size == before) == (pad == 0)  # same size: only updatedAt can tell
     fake.inject("drop", "fileUpdate")        # Shopify takes the new bytes; the answer never comes
-    fake.inject("502", "nodes", times=30)    # and the look-up cannot tell
+    fake.inject("ok", "nodes")               # the file as it was before
+    fake.inject("502", "nodes", times=30)    # and the look-up after cannot tell
     with pytest.raises(TransientError):
         publisher(fake, max_retries=1).publish(redo, stores["front"])
     assert stores["front"].progress.replacement.pending

@@ -42,7 +42,8 @@ class Replacement(_Record):
     sha256: str
     size: int
     pending: bool = False          # the update may have been sent: look before sending it again
-    size_before: int | None = None  # the file's original size when it was sent
+    size_before: int | None = None  # the file's size when it was sent
+    updated_before: str | None = None  # and its updatedAt
 
 
 class Progress(_Record):

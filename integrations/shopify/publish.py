@@ -427,7 +427,10 @@ class Publisher:
             upload = self._stage(run.request, run.request.filename)
             replacement = Replacement(resource_url=upload.resource_url, sha256=sha256, size=upload.size)
             run.save(run.progress.replacing(replacement))
-        replacement = replacement.model_copy(update={"pending": True, "size_before": self._live_size(progress)})
+        before = self._live_node(progress.file_id)
+        replacement = replacement.model_copy(update={
+            "pending": True, "size_before": (before.get("originalSource") or {}).get("fileSize"),
+            "updated_before": before.get("updatedAt")})
         run.save(run.progress.replacing(replacement))
         self._send_replacement(run, replacement, pending=False)
         return self._finish_replacement(run, replacement)
@@ -460,24 +463,18 @@ class Publisher:
         self._discard_failed(run, file_id, node)
         return None
 
-    def _live_size(self, progress: Progress) -> int | None:
-        """The size of the bytes on Shopify now (read when the record does not say)."""
-        if progress.published_size is not None:
-            return progress.published_size
-        node = self._file_node(progress.file_id)
-        if node is None:
-            raise PermanentError(f"the published file {progress.file_id} no longer exists on Shopify")
-        return (node.get("originalSource") or {}).get("fileSize")
-
     def _replacement_landed(self, file_id: str, replacement: Replacement) -> bool:
         """Whether the file took the new bytes: it is being processed again (only
-        new bytes do that to a READY file), or it is READY with the new bytes'
-        size where the old ones had another. Same sizes cannot tell: then it is
-        sent again, which only puts the same bytes in once more."""
-        node = self._file_node(file_id)
-        if node is None:
-            raise PermanentError(f"the published file {file_id} no longer exists on Shopify")
+        new bytes do that to a READY file), or it changed since they were sent
+        (``updatedAt``; nothing else of ours touches it meanwhile: the product
+        is locked), or it has the new bytes' size where the old ones had another.
+        When none can tell (an update and its processing within the same
+        second, same sizes) it is sent again: that only puts the same bytes in
+        once more."""
+        node = self._live_node(file_id)
         if node.get("fileStatus") != "READY":
+            return True
+        if replacement.updated_before is not None and node.get("updatedAt") != replacement.updated_before:
             return True
         size = (node.get("originalSource") or {}).get("fileSize")
         return size == replacement.size and replacement.size != replacement.size_before
@@ -486,6 +483,13 @@ class Publisher:
 
     def _file_node(self, file_id: str) -> dict | None:
         return self.client.execute(Q.FILE_STATUS, {"ids": [file_id]})["nodes"][0]
+
+    def _live_node(self, file_id: str) -> dict:
+        """The published file's node; it must still exist."""
+        node = self._file_node(file_id)
+        if node is None:
+            raise PermanentError(f"the published file {file_id} no longer exists on Shopify")
+        return node
 
     def _find_file(self, filename: str | None, progress: Progress) -> str | None:
         """The file already created under this exact name (the search is fuzzy:

@@ -127,6 +127,7 @@ query BoothFileStatus($ids: [ID!]!) {
     ... on MediaImage {
       status
       fileStatus
+      updatedAt
       originalSource { fileSize }
       fileErrors { code message details }
       mediaErrors { code message details }

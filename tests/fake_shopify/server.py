@@ -124,8 +124,9 @@ class FakeShopify:
         return f"/admin/api/{self.api_version}/graphql.json"
 
     def inject(self, kind: str, operation: str | None = None, times: int = 1) -> None:
-        """The next ``times`` requests for ``operation`` (any, if None) get ``kind``."""
-        assert kind in KINDS, kind
+        """The next ``times`` requests for ``operation`` (any, if None) get ``kind``;
+        ``ok`` lets them through untouched, to aim a fault queued after it."""
+        assert kind in (*KINDS, "ok"), kind
         with self._fault_lock:
             self.faults.forced.extend([(operation, kind)] * times)
 
@@ -136,7 +137,7 @@ class FakeShopify:
             for i, (wanted, kind) in enumerate(self.faults.forced):
                 if wanted in (None, op):
                     del self.faults.forced[i]
-                    return kind
+                    return None if kind == "ok" else kind
             if self.faults.rate and self.faults.rng.random() < self.faults.rate:
                 return self.faults.rng.choice(self.faults.kinds)
             return None

@@ -20,6 +20,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from graphql import GraphQLError
 
@@ -74,6 +75,7 @@ class File:
     content: bytes = b""
     created_by: int = 0         # how many fileCreate calls made it (always 1)
     kind: str = "IMAGE"         # MediaContentType
+    updated: int = 0            # the store's change count at its last change: its updatedAt
 
 
 @dataclass
@@ -105,6 +107,7 @@ class Store:
         self.source_updates: list[str] = []     # ids of files given new bytes by fileUpdate, in order
         self.refusals: list[tuple[str, str]] = []  # (mutation, user error code) for the next such calls
         self.stuck_jobs = False                 # reorder jobs never report done
+        self._changes = itertools.count(1)
 
     # ------------------------------------------------------------------ seeding
 
@@ -167,7 +170,7 @@ class Store:
             "fileErrors": file.errors, "mediaErrors": file.errors, "mediaWarnings": [],
             "image": {"url": self.cdn_url(file), "altText": file.alt} if ready else None,
             "originalSource": {"url": self.cdn_url(file), "fileSize": len(file.content)},
-            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": _timestamp(file.updated),
         }
 
     def product_node(self, product: Product) -> dict:
@@ -185,11 +188,16 @@ class Store:
             "media": lambda info, **a: _connection([self.media_node(self.file_by_id[m]) for m in variant.media], **a),
         }
 
+    def _touch(self, file: File) -> None:
+        """The file changed: each change is stamped a second after the one before."""
+        file.updated = next(self._changes)
+
     def _advance(self, file: File) -> None:
         """Processing: UPLOADED -> PROCESSING on the first look, READY or FAILED on the next."""
         if file.status in ("READY", "FAILED"):
             return
         file.polls += 1
+        self._touch(file)
         if file.polls == 1:
             file.status = "PROCESSING"
         elif file.fail or file.filename in self.fail_media:
@@ -367,6 +375,7 @@ class Store:
                             variant.media.remove(file.id)
             if "alt" in spec and spec["alt"] is not None:
                 file.alt = spec["alt"]
+            self._touch(file)
             updated.append(self.media_node(file))
         return {"files": updated, "userErrors": errors}
 
@@ -465,6 +474,11 @@ def _connection(nodes: list[dict], first: int | None = None, after: str | None =
             "pageInfo": {"hasNextPage": start + first < len(nodes), "hasPreviousPage": start > 0,
                          "startCursor": _cursor(page[0]) if page else None,
                          "endCursor": _cursor(page[-1]) if page else None}}
+
+
+def _timestamp(changes: int) -> str:
+    """A DateTime as Shopify writes it (whole seconds), ``changes`` seconds into 2026."""
+    return (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=changes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user_error(code: str, message: str) -> dict:

@@ -184,11 +184,12 @@ def doubts_ms(segmenter, image: Path, repeat: int) -> float:
     lab = ws.to_lab(small)
     sweep = ws.fit_sweep(lab, p)
     seen = ws.judge(lab, sweep, p)
-    alpha = ws.two_colour_alpha(small, segmenter.regions(seen, sweep, lab), segmenter._band_kernel, 4 * p.edge_band + 1)
+    mask, floor_lines = segmenter.regions(seen, sweep, lab)
+    alpha = ws.two_colour_alpha(small, mask, segmenter._band_kernel, 4 * p.edge_band + 1)
     times = []
     for _ in range(repeat):
         c0 = time.process_time()
-        ws.doubts_from(ws.measure(small, lab, sweep, seen, alpha, p))
+        ws.doubts_from(ws.measure(small, lab, sweep, seen, alpha, p, floor_lines))
         times.append((time.process_time() - c0) * 1000)
     return statistics.median(times)
 

@@ -221,6 +221,27 @@ def monopod_sun(sc):
     sc.put(pole)
 
 
+def charger_grey_cable(sc):
+    """A product's own grey cable lying on the floor from its foot, in soft light:
+    shaped like a thin gear's hard floor shadow, and product."""
+    sc.sweep(colour=(243, 243, 240), vignette=0.05)
+    sc.contact_shadow(0.5, 0.69, 0.16, 0.02, strength=0.35)
+    sc.put(tube(sc.size, bezier((0.38, 0.675), (0.28, 0.685), (0.18, 0.69), (0.04, 0.72)), 0.0045,
+                (150, 150, 153), ambient=0.75, shine=0.1))
+    sc.put(box(sc.size, (0.36, 0.47), 0.22, 0.22, 0.12, (60, 60, 64), faces=(1.1, 1.0, 0.85), port=True))
+
+
+def monopod_grey_strap(sc):
+    """A monopod in soft light with its flat grey wrist strap lying straight on the floor."""
+    sc.sweep(colour=(241, 241, 239), vignette=0.05)
+    sc.contact_shadow(0.51, 0.865, 0.03, 0.006, strength=0.3, blur=0.006)
+    s = sc.size
+    sc.put(merge(s, tube(s, [(0.5, 0.14), (0.51, 0.86)], 0.0075, BLACK, texture=3, rng=sc.rng),
+                 box(s, (0.47, 0.1), 0.06, 0.04, 0.02, BLACK, faces=(1.1, 1, 0.8)),
+                 tube(s, [(0.49, 0.86), (0.53, 0.86)], 0.007, BLACK),
+                 tube(s, [(0.49, 0.862), (0.2, 0.83)], 0.003, (170, 170, 172), ambient=0.9, shine=0.0)))
+
+
 def _bag(sc: Scene, colour=(78, 66, 58)) -> Layer:
     s = sc.size
     body = blob(s, (0.48, 0.6), 0.22, 0.16, colour, rng=sc.rng, flat_bottom=0.74, wobble=0.04)
@@ -389,6 +410,9 @@ CASES = [
     Case("tripod_sun", tripod_sun, "hard: cast shadow", "tripod in hard light, shadows of its legs"),
     Case("monopod_sun", monopod_sun, "hard: cast shadow", "monopod in hard light", split="holdout"),
     Case("bag_sun", bag_sun, "hard: cast shadow", "bag in hard light"),
+    Case("charger_grey_cable", charger_grey_cable, "hard: thin gear", "grey cable on the floor (not a shadow)"),
+    Case("monopod_grey_strap", monopod_grey_strap, "hard: thin gear", "grey strap straight on the floor (not a shadow)",
+         split="holdout"),
     Case("camera_sun_warm", camera_sun_warm, "hard: cast shadow", "camera in sun on warm paper", quality=85),
     Case("lens_grey_sun", lens_grey_sun, "hard: cast shadow, grey product", "grey barrel and its hard shadow",
          split="holdout"),

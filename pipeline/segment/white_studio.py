@@ -184,14 +184,16 @@ class WhiteStudioSegmenter:
             return NoCutout(NO_SWEEP, "the photo's border is not a light sweep (dark or busy backdrop): "
                             "white-studio cannot cut it out; reshoot on the sweep or use an ONNX model")
         seen = judge(lab, sweep, p)
-        alpha = two_colour_alpha(small, self.regions(seen, sweep, lab), self._band_kernel, 4 * p.edge_band + 1)
-        doubts = doubts_from(measure(small, lab, sweep, seen, alpha, p))
+        mask, floor_lines = self.regions(seen, sweep, lab)
+        alpha = two_colour_alpha(small, mask, self._band_kernel, 4 * p.edge_band + 1)
+        doubts = doubts_from(measure(small, lab, sweep, seen, alpha, p, floor_lines))
         return Segmentation(alpha=alpha, background=sweep.rgb, shadow=own_shadow(small, sweep, alpha), doubts=doubts)
 
-    def regions(self, seen: Judgement, sweep: SweepFit, lab: np.ndarray) -> np.ndarray:
+    def regions(self, seen: Judgement, sweep: SweepFit, lab: np.ndarray) -> tuple[np.ndarray, float]:
         """Product regions (uint8 0/1) from the per-pixel verdicts, the fitted
         ``sweep`` and the photo's ``lab`` (``hard_shadows`` weighs a shadow's tint
-        against the sweep's)."""
+        against the sweep's), and the share of them left out as a thin gear's
+        floor shadow (``_floor_lines``: a strap on the floor looks the same)."""
         p = self.params
         min_area = p.min_object * seen.lit.size
         if p.hard_shadows is True:
@@ -203,9 +205,10 @@ class WhiteStudioSegmenter:
         solid = seen.solid | cv2.erode(closed, self._band_kernel)
         filled = fill_holes(closed, seen.lit, solid, seen.offset, p, min_area, seen.coarse)
         filled = close_outlines(filled, seen, p, min_area)
+        floor_lines = 0.0
         if p.hard_shadows is not False:
-            filled = drop_kept_shadows(filled, lab, seen, sweep, min_area)
-        return drop_specks(filled, min_area)
+            filled, floor_lines = drop_kept_shadows(filled, lab, seen, sweep, min_area)
+        return drop_specks(filled, min_area), floor_lines
 
 
 def _check(rgb: np.ndarray) -> None:
@@ -729,6 +732,13 @@ _HUG = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # a product's soft 
 _LINE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # a thin gear's shadow line with its penumbra is narrower
 _CROSSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (45, 45))  # across a leg (and its soft edges) a shadow line passes under
 _LINE_CROSSINGS = 3    # a dropped shadow's thin lines are followed across this many product parts they pass under
+_FOOT = 0.1            # a product's foot: the lowest tenth of its solid part
+_FLOOR_LINE = 0.04     # a thin gear's floor shadow is at least this long (share of the long side)
+_FLOOR_RISE = 0.35     # ...and rises less than this share of the product's height: the floor recedes, it stays low
+_FLOOR_SHADE = 0.85    # ...and its darker part is under this share of the sweep's lightness
+_FLOOR_STRAIGHT = 0.08  # ...and it is straight: this narrow across for its length (standard deviations)
+_FLOOR_BESIDE = 0.6    # ...and this share of it lies beside the product's solid part, not under it
+_FLOOR_DOUBT = 0.6     # how much a left-out floor line weighs: enough to hold the cut-out for review
 _LOOK_UP = 16          # working pixels above a patch searched for the backdrop (past a penumbra)
 
 
@@ -745,7 +755,9 @@ class Evidence:
     product's outline-closed area that is missing (sweep-white inside an
     outline of thin, colourless lines). ``shadow``: share of the cut-out that
     looks like a kept cast shadow, weighted by how much it looks like one.
-    ``unlit``: share of the backdrop the fitted sweep does not explain."""
+    ``unlit``: share of the backdrop the fitted sweep does not explain.
+    ``floor_lines``: share of the product regions left out as a thin gear's
+    floor shadow, which a strap or cable lying on the floor can look like."""
 
     weak_white: float = 0.0
     weak_colour: float = 0.0
@@ -754,11 +766,13 @@ class Evidence:
     hollow: float = 0.0
     shadow: float = 0.0
     unlit: float = 0.0
+    floor_lines: float = 0.0
 
 
 def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, alpha: np.ndarray,
-            p: WhiteStudioParams) -> Evidence:
-    """The evidence about a cut-out (``alpha``) that white-studio made from ``seen``."""
+            p: WhiteStudioParams, floor_lines: float = 0.0) -> Evidence:
+    """The evidence about a cut-out (``alpha``) that white-studio made from ``seen``
+    (and left ``floor_lines`` out of it, see ``regions``)."""
     subject = (alpha >= 0.5).view(np.uint8)
     if not subject.any():
         return Evidence()
@@ -773,7 +787,8 @@ def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement
     white, colour, other, unseen = outline_contrast(small, lab, sweep, seen.texture, alpha, subject)
     return Evidence(weak_white=white, weak_colour=colour, weak_other=other, unseen=unseen,
                     hollow=hollow_share(subject, seen, min_area),
-                    shadow=kept_shadow_share(subject, lab, sweep, seen, min_area), unlit=unlit)
+                    shadow=kept_shadow_share(subject, lab, sweep, seen, min_area), unlit=unlit,
+                    floor_lines=floor_lines)
 
 
 def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -862,44 +877,60 @@ def _outline(subject: np.ndarray, seen: Judgement) -> np.ndarray:
 
 
 def drop_kept_shadows(mask: np.ndarray, lab: np.ndarray, seen: Judgement, sweep: SweepFit,
-                      min_area: float) -> np.ndarray:
+                      min_area: float) -> tuple[np.ndarray, float]:
     """``hard_shadows`` auto (and true): takes out of the cut-out ``mask`` the
     flat patches that the ``shadow-kept`` evidence calls a cast shadow
     (``_shadow_patches``: flat, on the sweep's colour line, at the product's
     base with the backdrop right above it, carrying a tinted sweep's tint),
     with their penumbra and hard edge: the shade round them, grown through
     neutral pixels darker than the sweep, so no grey outline of it stays. A
-    grey barrel has the product above it and its own tint or place, and stays."""
+    grey barrel has the product above it and its own tint or place, and stays.
+    Also returns the share of the mask taken out as floor lines (see
+    ``_shadow_lines``) where no shadow was dropped."""
     clear = np.zeros_like(mask)
     for whole, likeness, _ in _shadow_patches(mask, lab, sweep, seen, min_area):
         if likeness >= 0.5:
             clear |= whole.view(np.uint8)
-    if not clear.any():
-        return mask
-    shade = ((mask > 0) & (seen.colour == 0) & (seen.ratio < _PENUMBRA_LEVEL)).view(np.uint8)
-    for _ in range(_PENUMBRA_STEPS):
-        clear = cv2.dilate(clear, _CROSS) & shade
-    kept = mask & (1 - clear)
-    # What is left of the shadow's rim: a thin line of edge evidence round it,
-    # neither solid product nor thicker than an outline.
-    rim = (cv2.dilate(clear, _PENUMBRA) > 0) & (seen.solid == 0)
-    thin = cv2.dilate(cv2.erode(kept, _THIN), _THIN) == 0
-    return kept & (~((rim & thin) | _shadow_lines(kept, clear, seen))).view(np.uint8)
+    kept = mask
+    if clear.any():
+        shade = ((mask > 0) & (seen.colour == 0) & (seen.ratio < _PENUMBRA_LEVEL)).view(np.uint8)
+        for _ in range(_PENUMBRA_STEPS):
+            clear = cv2.dilate(clear, _CROSS) & shade
+        kept = mask & (1 - clear)
+        # What is left of the shadow's rim: a thin line of edge evidence round it,
+        # neither solid product nor thicker than an outline.
+        rim = (cv2.dilate(clear, _PENUMBRA) > 0) & (seen.solid == 0)
+        thin = cv2.dilate(cv2.erode(kept, _THIN), _THIN) == 0
+        kept = kept & (~(rim & thin)).view(np.uint8)
+    if not kept.any():
+        return kept, 0.0
+    box = _around(kept | clear, _CROSSING.shape[0])  # the lines lie round the product
+    lines, floor = _shadow_lines(kept[box], clear[box], seen.crop(box), max(mask.shape))
+    # A dropped shadow says the light is hard: then lines at the foot are its
+    # shadows too; alone, a line on the floor may as well be a strap.
+    alone = 0 if clear.any() else np.count_nonzero(floor)
+    kept = kept.copy()
+    kept[box] &= (~lines).view(np.uint8)
+    return kept, alone / max(np.count_nonzero(mask), 1)
 
 
-def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement) -> np.ndarray:
-    """bool: the thin shadows that run on from a dropped one (a tripod leg's
-    shadow from the shadow of its head): lines of shade narrower than an
-    outline, neither solid product nor hugging it (a leg's own soft edge lies
-    right along the leg), reached from the dropped shadow and on across the
-    legs they pass under, with their own soft edge."""
+def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement,
+                  long_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """bool: thin shadows, lines of shade narrower than an outline, neither
+    solid product nor hugging it (a leg's own soft edge lies right along the
+    leg): those that run on from a dropped shadow (a tripod leg's shadow from
+    the shadow of its head) and on across the legs they pass under, and those
+    that start on the floor at the product's foot (a monopod's,
+    ``_floor_lines``; their length is read against the photo's ``long_side``),
+    with their own soft edge. Also the floor lines alone."""
     solid = seen.solid > 0
     thin = (kept > 0) & (cv2.morphologyEx(kept, cv2.MORPH_OPEN, _LINE) == 0) & ~solid
     core = thin & (cv2.dilate(solid.view(np.uint8), _HUG) == 0)
-    n, labels = cv2.connectedComponents(core.view(np.uint8), connectivity=8)
-    dropped = np.zeros(n, bool)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(core.view(np.uint8), connectivity=8)
+    floor = _floor_lines(labels, stats, kept, seen, long_side)
+    dropped = floor.copy()
     reach = clear
-    for _ in range(_LINE_CROSSINGS + 1):
+    for _ in range(_LINE_CROSSINGS + 1 if clear.any() else 0):
         hit = np.zeros(n, bool)
         hit[labels[cv2.dilate(reach, _CROSSING) > 0]] = True
         hit[0] = False
@@ -908,7 +939,47 @@ def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement) -> np.nd
         dropped |= hit
         reach = dropped[labels].view(np.uint8)
     lines = dropped[labels].view(np.uint8)
-    return (cv2.dilate(lines, _HUG) > 0) & thin
+    return (cv2.dilate(lines, _HUG) > 0) & thin, floor[labels]
+
+
+def _floor_lines(labels: np.ndarray, stats: np.ndarray, kept: np.ndarray, seen: Judgement,
+                 long_side: int) -> np.ndarray:
+    """bool per line of ``labels``: the shadow a thin product casts on the
+    floor in hard light (a monopod's): a long, straight line of the sweep's
+    own colour, darker than the sweep but lighter than a black product and
+    nowhere brighter than the sweep (a white cable is as light as the sweep,
+    a dark one solid), that starts right at the product's foot, stays on the
+    floor and runs out beside the product (an outline or a lace runs round it
+    or hangs from it)."""
+    found = np.zeros(len(stats), bool)
+    solid = (seen.solid > 0) & (kept > 0)
+    rows, cols = np.flatnonzero(solid.any(axis=1)), np.flatnonzero(solid.any(axis=0))
+    if len(rows) < 2:
+        return found
+    top, bottom = rows[0], rows[-1]
+    height = bottom - top + 1
+    foot = np.ones_like(kept)
+    foot[bottom - int(_FOOT * height):bottom + 1] = ~solid[bottom - int(_FOOT * height):bottom + 1]
+    to_foot = None
+    for k in np.flatnonzero(np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+                            >= _FLOOR_LINE * long_side):
+        if k == 0 or stats[k, cv2.CC_STAT_TOP] < bottom - _FLOOR_RISE * height:
+            continue
+        x, y, w, h = stats[k, :4]
+        line = labels[y:y + h, x:x + w] == k
+        if to_foot is None:
+            to_foot = cv2.distanceTransform(foot, cv2.DIST_L2, 3)
+        if to_foot[y:y + h, x:x + w][line].min() > _CROSSING.shape[0] // 2:
+            continue
+        ys, xs = np.nonzero(line)
+        beside = np.mean((xs + x < cols[0]) | (xs + x > cols[-1]))
+        spread = np.sqrt(np.maximum(np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float32))), 0))
+        ratio = seen.ratio[y:y + h, x:x + w][line]
+        low, high = np.percentile(ratio, (20, 95))
+        found[k] = (beside >= _FLOOR_BESIDE and spread[0] <= _FLOOR_STRAIGHT * spread[1]
+                    and seen.colour[y:y + h, x:x + w][line].mean() < 0.05
+                    and _SHADOW_LEVEL[0] <= low <= _FLOOR_SHADE and high <= 1.03)
+    return found
 
 
 def _shadow_patches(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, min_area: float):
@@ -1009,6 +1080,8 @@ def doubts_from(evidence: Evidence) -> tuple[Doubt, ...]:
               "the edge of the cut-out is unclear in places"),
         Doubt("shadow-kept", ramp(e.shadow, 0.01, 0.05), "a shadow on the backdrop may be part of the cut-out"),
         Doubt("sweep-fit", ramp(e.unlit, 0.25, 0.6), "the backdrop is uneven, so the cut-out is less certain"),
+        Doubt("floor-line", _FLOOR_DOUBT * ramp(e.floor_lines, 0.002, 0.01),
+              "a thin line on the floor was left out as a shadow; it may be a strap or cable of the product"),
     ]
     return tuple(d for d in found if d.severity > 0)
 

@@ -310,7 +310,7 @@ def hard_cases(tmp_path_factory):
     out = tmp_path_factory.mktemp("hardcases")
     make = Path(__file__).resolve().parents[1] / "benchmarks" / "hardcases" / "make.py"
     subprocess.run([sys.executable, str(make), str(out), "--size", "1024", "--only", "tripod_sun", "barrel_grey",
-                    "monopod_sun", "monopod_grey_strap", "charger_grey_cable"], check=True, capture_output=True)
+                    "monopod_sun", "monopod_grey_strap", "charger_grey_cable", "battery_tiny", "mug_white"], check=True, capture_output=True)
 
     def case(stem: str) -> tuple[np.ndarray, np.ndarray]:
         rgb = cv2.cvtColor(cv2.imread(str(out / "images" / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
@@ -341,3 +341,13 @@ def test_a_line_on_the_floor_left_out_as_a_shadow_holds_the_cut_out_and_a_curled
         assert (floor_doubt(segmenter.segment(rgb)) >= 0.45) == doubted, stem
     rgb, truth = hard_cases("charger_grey_cable")
     assert iou(segmenter.segment(rgb).alpha, truth) > 0.97
+
+
+def test_a_small_products_tight_contact_shadow_is_backdrop_and_a_white_mugs_soft_outline_stays(segmenter, hard_cases):
+    """Under a battery 7% of the frame wide the contact shadow darkens steeply
+    enough to pass for an edge; it is a smooth ramp, not a step, and is sweep
+    (it was kept: IoU 0.78). A white mug's outline on white is soft too, and
+    is a step: it stays."""
+    for stem, floor in (("battery_tiny", 0.88), ("mug_white", 0.98)):
+        rgb, truth = hard_cases(stem)
+        assert iou(segmenter.segment(rgb).alpha, truth) > floor, stem

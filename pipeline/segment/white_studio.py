@@ -77,6 +77,8 @@ _SPILL_RING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # how far ro
 _SPILL_FADE = 0.3     # chroma per working pixel: spilled light fades slower, a colour edge is steeper
 _SPILL_SPREAD = 0.5   # chroma standard deviation over a patch under which its tint is steady: a product's face
 _SPILL_RIM_EDGE = 0.4  # a patch of colour whose outer rim has a sharp edge along less than this share fades: spill
+_RAMP_SCALE = 4.0    # working pixels: the coarse scale a shadow's ramp is read at
+_RAMP = 0.7          # a ramp keeps more than this share of its gradient there; a step keeps about a third
 _MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours are too alike to mix
 _LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
@@ -323,7 +325,8 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
     # what finds a white product on white), as long as it is not the lit sweep,
     # and so is a grain clearly coarser than the sweep's own noise.
     coarse = coarseness(L, curvature, texture, edges, lit, p)
-    detail = (edges > p.edge_threshold) | ((texture > p.texture_threshold) & ~lit) | grainy(coarse, ratio)
+    sharp = (edges > p.edge_threshold) & ~_shade_ramp(L, edges, ratio, colour)
+    detail = sharp | ((texture > p.texture_threshold) & ~lit) | grainy(coarse, ratio)
     # Coloured light spilled on the sweep is the sweep, tinted: not the product's own colour.
     colour &= ~spilled_light(colour, off_chroma, ratio, edges, texture, p)
     # JPEG blocks speckle a smooth shadow with texture; over a wider window it is flat.
@@ -332,6 +335,23 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
                      solid=(colour | tone).view(np.uint8), colour=colour.view(np.uint8),
                      dark_smooth=dark_smooth.view(np.uint8), texture=texture, ratio=ratio,
                      offset=lab - sweep.lab, coarse=coarse)
+
+
+def _shade_ramp(lightness: np.ndarray, edges: np.ndarray, ratio: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """bool: the ``edges`` that are a smooth ramp of shade, not a step: a soft
+    shadow's rim (a small product's tight contact shadow is steep enough to pass
+    ``edge_threshold``) darkens over many pixels, so its gradient keeps its
+    strength when read at a coarser scale (``_RAMP_SCALE``); a product's edge is
+    a step, whose gradient spreads out and drops there. Only where a shadow can
+    be: darker than the sweep and on its colour line."""
+    # The coarse gradient at half resolution: at that scale it is smooth, and a quarter of the work.
+    h, w = lightness.shape
+    half = cv2.GaussianBlur(cv2.resize(lightness, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA),
+                            (0, 0), _RAMP_SCALE / 2)
+    coarse = cv2.magnitude(cv2.Sobel(half, cv2.CV_32F, 1, 0, ksize=3, scale=0.0625),
+                           cv2.Sobel(half, cv2.CV_32F, 0, 1, ksize=3, scale=0.0625))
+    coarse = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
+    return (coarse > _RAMP * edges) & (ratio < 1.0) & ~colour
 
 
 def coarseness(lightness: np.ndarray, curvature: np.ndarray, texture: np.ndarray, edges: np.ndarray,

@@ -79,6 +79,9 @@ _SPILL_SPREAD = 0.5   # chroma standard deviation over a patch under which its t
 _SPILL_RIM_EDGE = 0.4  # a patch of colour whose outer rim has a sharp edge along less than this share fades: spill
 _RAMP_SCALE = 4.0    # working pixels: the coarse scale a shadow's ramp is read at
 _RAMP = 0.7          # a ramp keeps more than this share of its gradient there; a step keeps about a third
+_STEP = 0.4          # ...and a step under this share (a white face's faint edge: 0.2-0.35)
+_FAINT = 0.4         # a step down to this share of edge_threshold is an edge, where it bridges the outline's gaps
+_BRIDGE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (31, 31))  # ...within this reach of the other evidence
 _MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours are too alike to mix
 _LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
@@ -325,10 +328,20 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
     # what finds a white product on white), as long as it is not the lit sweep,
     # and so is a grain clearly coarser than the sweep's own noise.
     coarse = coarseness(L, curvature, texture, edges, lit, p)
-    sharp = (edges > p.edge_threshold) & ~_shade_ramp(L, edges, ratio, colour)
-    detail = sharp | ((texture > p.texture_threshold) & ~lit) | grainy(coarse, ratio)
+    # The edge's shape tells a shadow's rim from a product's edge: read at a coarser
+    # scale a smooth ramp of shade keeps its gradient, a step loses most of it. A
+    # ramp as steep as an edge (a small product's tight contact shadow) is not evidence;
+    # a faint step (a white face barely off the sweep) is, as a line one pixel wide
+    # where it bridges the gaps of the product's outline, not farther out (a glossy
+    # floor's far edge is as faint).
+    broad = coarse_gradient(L)
+    ramp = (broad > _RAMP * edges) & (ratio < 1.0) & ~colour
+    detail = ((edges > p.edge_threshold) & ~ramp) | ((texture > p.texture_threshold) & ~lit) | grainy(coarse, ratio)
     # Coloured light spilled on the sweep is the sweep, tinted: not the product's own colour.
     colour &= ~spilled_light(colour, off_chroma, ratio, edges, texture, p)
+    faint = (edges > _FAINT * p.edge_threshold) & (edges <= p.edge_threshold) & (broad < _STEP * edges)
+    faint &= cv2.dilate((colour | tone | detail).view(np.uint8), _BRIDGE) > 0
+    detail |= _ridge(faint, edges, L)
     # JPEG blocks speckle a smooth shadow with texture; over a wider window it is flat.
     dark_smooth = (ratio < p.shadow_floor) & ~colour & (cv2.blur(texture, (9, 9)) < p.texture_threshold)
     return Judgement(evidence=(colour | tone | detail).view(np.uint8), lit=lit.view(np.uint8),
@@ -337,21 +350,39 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
                      offset=lab - sweep.lab, coarse=coarse)
 
 
-def _shade_ramp(lightness: np.ndarray, edges: np.ndarray, ratio: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    """bool: the ``edges`` that are a smooth ramp of shade, not a step: a soft
-    shadow's rim (a small product's tight contact shadow is steep enough to pass
-    ``edge_threshold``) darkens over many pixels, so its gradient keeps its
-    strength when read at a coarser scale (``_RAMP_SCALE``); a product's edge is
-    a step, whose gradient spreads out and drops there. Only where a shadow can
-    be: darker than the sweep and on its colour line."""
-    # The coarse gradient at half resolution: at that scale it is smooth, and a quarter of the work.
+def _ridge(candidate: np.ndarray, edges: np.ndarray, lightness: np.ndarray) -> np.ndarray:
+    """bool: the ``candidate`` pixels where ``edges`` peaks across the edge (its
+    greatest value along the gradient's direction, in four directions): the
+    line of the edge itself, one pixel wide, not the band its blur spreads over."""
+    out = np.zeros(candidate.shape, bool)
+    ys, xs = np.nonzero(candidate)
+    if len(ys) == 0:
+        return out
+    # Its direction from differences two pixels either side (steadier than one against noise).
+    pad = np.pad(lightness, 2, mode="edge")
+    gx = pad[ys + 2, xs + 4] - pad[ys + 2, xs]
+    gy = pad[ys + 4, xs + 2] - pad[ys, xs + 2]
+    # The neighbour step along the gradient, rounded to one of the eight directions.
+    angle = np.round(np.arctan2(gy, gx) / (np.pi / 4)).astype(np.int64) % 4
+    dy, dx = np.array([0, 1, 1, 1])[angle], np.array([1, 1, 0, -1])[angle]
+    mag = np.pad(edges, 1, mode="edge")
+    here = mag[ys + 1, xs + 1]
+    out[ys, xs] = (here >= mag[ys + 1 + dy, xs + 1 + dx]) & (here >= mag[ys + 1 - dy, xs + 1 - dx])
+    return out
+
+
+def coarse_gradient(lightness: np.ndarray) -> np.ndarray:
+    """float32: the lightness gradient (L* per working pixel) read at the coarse
+    scale ``_RAMP_SCALE``. Against the fine one (``edges_and_curvature``) it tells
+    a smooth ramp of shade (a soft shadow's rim: it keeps its strength) from a
+    step (a product's edge: it spreads out and drops to about a third)."""
+    # At half resolution: at that scale it is smooth, and a quarter of the work.
     h, w = lightness.shape
     half = cv2.GaussianBlur(cv2.resize(lightness, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA),
                             (0, 0), _RAMP_SCALE / 2)
     coarse = cv2.magnitude(cv2.Sobel(half, cv2.CV_32F, 1, 0, ksize=3, scale=0.0625),
                            cv2.Sobel(half, cv2.CV_32F, 0, 1, ksize=3, scale=0.0625))
-    coarse = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
-    return (coarse > _RAMP * edges) & (ratio < 1.0) & ~colour
+    return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def coarseness(lightness: np.ndarray, curvature: np.ndarray, texture: np.ndarray, edges: np.ndarray,

@@ -81,7 +81,7 @@ _RAMP_SCALE = 4.0    # working pixels: the coarse scale a shadow's ramp is read 
 _RAMP = 0.7          # a ramp keeps more than this share of its gradient there; a step keeps about a third
 _STEP = 0.4          # ...and a step under this share (a white face's faint edge: 0.2-0.35)
 _FAINT = 0.4         # a step down to this share of edge_threshold is an edge, where it bridges the outline's gaps
-_BRIDGE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (31, 31))  # ...within this reach of the other evidence
+_BRIDGE = cv2.getStructuringElement(cv2.MORPH_RECT, (31, 31))  # ...within this reach of the other evidence
 _MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours are too alike to mix
 _LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
@@ -362,9 +362,12 @@ def _ridge(candidate: np.ndarray, edges: np.ndarray, lightness: np.ndarray) -> n
     pad = np.pad(lightness, 2, mode="edge")
     gx = pad[ys + 2, xs + 4] - pad[ys + 2, xs]
     gy = pad[ys + 4, xs + 2] - pad[ys, xs + 2]
-    # The neighbour step along the gradient, rounded to one of the eight directions.
-    angle = np.round(np.arctan2(gy, gx) / (np.pi / 4)).astype(np.int64) % 4
-    dy, dx = np.array([0, 1, 1, 1])[angle], np.array([1, 1, 0, -1])[angle]
+    # The neighbour step along the gradient, rounded to one of the eight directions
+    # (0.414 = tan 22.5 degrees): across, down, or along a diagonal.
+    ax, ay = np.abs(gx), np.abs(gy)
+    across, down = ay <= 0.414 * ax, ax <= 0.414 * ay
+    dy = np.where(across, 0, 1)
+    dx = np.where(down, 0, np.where(across | (gx * gy >= 0), 1, -1))
     mag = np.pad(edges, 1, mode="edge")
     here = mag[ys + 1, xs + 1]
     out[ys, xs] = (here >= mag[ys + 1 + dy, xs + 1 + dx]) & (here >= mag[ys + 1 - dy, xs + 1 - dx])

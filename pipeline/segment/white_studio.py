@@ -69,6 +69,7 @@ _OUTLINE_GAP = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))  # widest 
 _RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part when this share of its rim is outline
 _FRAME_OUTLINE = 0.6  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.35   # an area whose frame edge is under this share of its rim is closed along the frame
+_HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
 _SPILL_LIGHT = 0.8    # spilled light dims the sweep little: lighter than this share of its lightness
@@ -621,10 +622,14 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     open_area = 1 - wide
     n, labels = cv2.connectedComponents(open_area, connectivity=4)
     found = _outline_closed(labels, n, wide, outline, min_area, _on_frame(labels, n, box, whole.shape))
-    hull_n, hull_labels = cv2.connectedComponents(open_area & _hulls(mask, min_area), connectivity=4)
-    # Within the hull too, an area along the frame is closed only where the frame closes it.
+    hull = _hulls(mask, min_area)
+    hull_n, hull_labels = cv2.connectedComponents(open_area & hull, connectivity=4)
+    # Within the hull too, an area along the frame is closed only where the frame closes it,
+    # and one whose side is mostly the hull's own straight line (the wedge between a cable and
+    # the body it leaves) is open sweep: a white part missing a stretch of outline is mostly rimmed.
+    along_hull = np.bincount(hull_labels[cv2.dilate(1 - hull, _CROSS) > 0], minlength=hull_n)
     found |= _outline_closed(hull_labels, hull_n, wide, outline, min_area,
-                             _on_frame(hull_labels, hull_n, box, whole.shape))
+                             _on_frame(hull_labels, hull_n, box, whole.shape), along_hull)
     if not found.any():
         return whole
     shading = cv2.GaussianBlur(seen.offset[..., 0], (0, 0), 3.0)
@@ -686,11 +691,13 @@ def _hulls(mask: np.ndarray, min_area: float) -> np.ndarray:
 
 
 def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.ndarray, min_area: float,
-                    on_frame: np.ndarray | None) -> np.ndarray:
+                    on_frame: np.ndarray | None, along_hull: np.ndarray | None = None) -> np.ndarray:
     """bool: the areas of ``labels`` (not the product) that are at least
     ``min_area``, mostly rimmed by outline, and (with ``on_frame``, their
     pixels on the frame's edge) enclosed, or closed along the frame edge:
-    touching it along less than ``_FRAME_CLOSE`` of their rim."""
+    touching it along less than ``_FRAME_CLOSE`` of their rim; with
+    ``along_hull`` (their pixels on the side of the hull they lie in) open
+    there along at most ``_HULL_OPEN`` of their rim."""
     if n <= 1:
         return np.zeros(labels.shape, bool)
     area = np.bincount(labels.ravel(), minlength=n)
@@ -703,6 +710,8 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
     if on_frame is not None:
         # Closing one along the frame assumes more: its rim must be mostly outline.
         keep &= (on_frame <= _FRAME_CLOSE * rim_len) & ((on_frame == 0) | (rim_outline >= _FRAME_OUTLINE * rim_len))
+    if along_hull is not None:
+        keep &= along_hull <= _HULL_OPEN * rim_len
     keep[0] = False
     return keep[labels]
 

@@ -69,6 +69,7 @@ _OUTLINE_GAP = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))  # widest 
 _RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part when this share of its rim is outline
 _FRAME_OUTLINE = 0.6  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.35   # an area whose frame edge is under this share of its rim is closed along the frame
+_UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
 _HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
@@ -1093,6 +1094,8 @@ def _shadow_likeness(patch: np.ndarray, box, whole: np.ndarray, lab: np.ndarray,
                      ratio: np.ndarray, subject: np.ndarray) -> float:
     """0..1: a flat dark patch's case for being a cast shadow (see kept_shadow_share).
     ``patch`` is the patch in ``box``, ``whole`` the same over the whole frame."""
+    if _upright(patch, subject):
+        return 0.0
     place = _place(whole, subject)
     r = ratio[box][patch]
     expected = (sweep.lab[box][patch][:, 1:] * r[:, None]).mean(axis=0)  # the sweep's tint, darkened
@@ -1104,6 +1107,16 @@ def _shadow_likeness(patch: np.ndarray, box, whole: np.ndarray, lab: np.ndarray,
     if tint >= 1.0:  # a tinted sweep: a shadow carries its tint, which says more than the place
         cue = max(cue, ramp(1.0 - own / tint, 0.0, 0.4))
     return _exposed(patch, subject[box]) * cue
+
+
+def _upright(patch: np.ndarray, subject: np.ndarray) -> bool:
+    """Whether a patch stands up: much taller than wide and a good part of the
+    product's height (a monopod's grey lower tube). A shadow lies on the floor,
+    which recedes: it is flattened, or for a thin caster a line along the floor."""
+    rows, cols = np.flatnonzero(patch.any(axis=1)), np.flatnonzero(patch.any(axis=0))
+    tall = np.flatnonzero(subject.any(axis=1))
+    height = rows[-1] - rows[0] + 1
+    return bool(height > _UPRIGHT * (cols[-1] - cols[0] + 1) and height > 0.25 * (tall[-1] - tall[0] + 1))
 
 
 def _place(patch: np.ndarray, subject: np.ndarray) -> float:

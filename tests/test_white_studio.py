@@ -130,6 +130,20 @@ def test_dust_is_removed_but_two_separate_objects_are_both_kept(segmenter):
         assert alpha[y - 2:y + 5, x - 2:x + 5].max() < 0.05
 
 
+def test_a_patch_of_floor_grain_beside_the_product_is_removed_but_a_small_cap_stays(segmenter):
+    """A small patch of coarse texture on the floor (no colour, no edge of its
+    own: only grain) beside the product is backdrop; a small cap of its own
+    colour lying beside it is a part."""
+    camera, cap = rect(120, 60, 290, 250), rect(300, 300, 312, 318)
+    image = put(put(sweep(), camera, (25, 25, 28)), cap, (150, 30, 30))
+    grain = np.random.default_rng(1).normal(0, 7, (16, 16, 1)).astype(np.float32)
+    image[330:346, 120:136] += grain
+    alpha = segmenter.segment(photo(image)).alpha
+    assert alpha[inside(camera)].min() > 0.95
+    assert alpha[inside(cap, 2)].min() > 0.9
+    assert alpha[326:350, 116:140].max() < 0.05
+
+
 def test_a_white_product_with_visible_edges_on_white_is_mostly_found(segmenter):
     body = np.zeros((SIZE, SIZE), np.float32)
     cv2.rectangle(body, (110, 90), (290, 310), 1.0, -1)

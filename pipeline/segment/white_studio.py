@@ -70,6 +70,7 @@ _RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part whe
 _FRAME_OUTLINE = 0.6  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.35   # an area whose frame edge is under this share of its rim is closed along the frame
 _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
+_GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
@@ -215,7 +216,7 @@ class WhiteStudioSegmenter:
         floor_lines = 0.0
         if p.hard_shadows is not False:
             filled, floor_lines = drop_kept_shadows(filled, lab, seen, sweep, min_area)
-        return drop_specks(filled, min_area), floor_lines
+        return drop_grain_specks(drop_specks(filled, min_area), seen), floor_lines
 
 
 def _check(rgb: np.ndarray) -> None:
@@ -726,6 +727,29 @@ def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
     if keep[1:].all():
         return mask
     return keep[labels].view(np.uint8)
+
+
+def drop_grain_specks(mask: np.ndarray, seen: Judgement) -> np.ndarray:
+    """Removes the small separate parts (under ``_GRAIN_SPECK`` of the largest)
+    that only grain found: neither the product's colour nor dark, mostly just
+    coarser than the sweep (a patch of the floor's texture or a speck of dust
+    beside the product). A separate small part of the product (a cap, a clip)
+    has its own colour or darkness, or an outline."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 2:
+        return mask
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
+    area[0] = 0
+    small = area < _GRAIN_SPECK * area.max()
+    small[0] = False
+    if not small.any():
+        return mask
+    grain = np.bincount(labels.ravel(), weights=(seen.coarse * np.maximum(seen.ratio, 0.25) > _GRAIN).ravel(), minlength=n)
+    solid = np.bincount(labels.ravel(), weights=seen.solid.ravel().astype(np.float64), minlength=n)
+    drop = small & (grain >= 0.5 * area) & (solid < 0.3 * area)
+    if not drop.any():
+        return mask
+    return (mask & ~drop[labels]).view(np.uint8)
 
 
 # --- soft edge and shadow ----------------------------------------------------

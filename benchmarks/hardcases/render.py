@@ -14,6 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# A hard shadow's edge blur (Gaussian sigma) per pixel of the caster's height above the floor:
+# the sun's disc (0.53 degrees) spreads an edge over 0.0093 of that, sigma about 0.004.
+PENUMBRA = 0.004
 CUTOUTS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "pixabay_cutouts_anau" / "images"
 CUTOUT_FILES = {"clock": "clock-g204ee03ae_1920.png", "lamp": "kerosene-lamp-gde06bdaab_1920.png",
                 "teddy": "teddy-bear-g08d67e00b_1920.png", "van": "vw-gebf7ea815_1920.png"}
@@ -90,10 +93,30 @@ class Scene:
         m = np.float32([[1, -lean, lean * yb], [0, flatten, yb * (1 - flatten)]])
         shade = cv2.warpAffine(silhouette, m, (s, s), flags=cv2.INTER_LINEAR)
         shade = np.maximum(shade, silhouette * (self.grid[0] * s > yb - 0.02 * s))  # under its foot
-        if blur_px > 0:
-            shade = cv2.GaussianBlur(shade, (0, 0), blur_px * s / 2000)
+        shade = self._penumbra(shade, yb, flatten, blur_px * s / 2000)
         self.darken(np.clip(shade, 0, 1), strength)
         return shade
+
+    def _penumbra(self, shade: np.ndarray, yb: float, flatten: float, sharpest: float) -> np.ndarray:
+        """A hard shadow softens with the height of what casts it (the sun is a disc, not a
+        point): a shadow point ``d`` pixels beyond the base line was cast from ``d / flatten``
+        above the floor, and its edge is blurred by ``sharpest`` plus ``PENUMBRA`` of that."""
+        s = self.size
+        height = np.clip((yb - self.grid[0] * s) / max(flatten, 1e-3), 0, None)
+        sigma = sharpest + PENUMBRA * height
+        levels = np.geomspace(max(sharpest, 0.3), max(sigma.max(), sharpest, 0.3) + 1e-3, 6)
+        at = np.interp(sigma, levels, np.arange(len(levels)))
+        lo = np.floor(at).astype(int).clip(0, len(levels) - 2)
+        frac = (at - lo).astype(np.float32)
+        # Between the two blur levels round each pixel's own, one pair at a time.
+        out = np.zeros_like(shade)
+        below = cv2.GaussianBlur(shade, (0, 0), levels[0])
+        for i in range(len(levels) - 1):
+            above = cv2.GaussianBlur(shade, (0, 0), levels[i + 1])
+            here = lo == i
+            out[here] = below[here] * (1 - frac[here]) + above[here] * frac[here]
+            below = above
+        return out
 
     def spill(self, cx: float, cy: float, rx: float, ry: float, colour, strength: float = 0.2) -> None:
         """Coloured light reflected onto the sweep by a glossy product."""

@@ -826,6 +826,7 @@ _FLOOR_RISE = 0.35     # ...and rises less than this share of the product's heig
 _FLOOR_SHADE = 0.85    # ...and its darker part is under this share of the sweep's lightness
 _FLOOR_STRAIGHT = 0.08  # ...and it is straight: this narrow across for its length (standard deviations)
 _FLOOR_BESIDE = 0.6    # ...and this share of it lies beside the product's solid part, not under it
+_FLOOR_FADE = 0.08    # a floor line whose core is this much lighter (share of the sweep) at its far third than at its near one fades: a shadow
 _FLOOR_DOUBT = 0.6     # how much a left-out floor line weighs: enough to hold the cut-out for review
 _LOOK_UP = 16          # working pixels above a patch searched for the backdrop (past a penumbra)
 
@@ -1010,12 +1011,12 @@ def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement,
     the shadow of its head) and on across the legs they pass under, and those
     that start on the floor at the product's foot (a monopod's,
     ``_floor_lines``; their length is read against the photo's ``long_side``),
-    with their own soft edge. Also the floor lines alone."""
+    with their own soft edge. Also the floor lines that do not fade (a strap looks the same)."""
     solid = seen.solid > 0
     thin = (kept > 0) & (cv2.morphologyEx(kept, cv2.MORPH_OPEN, _LINE) == 0) & ~solid
     core = thin & (cv2.dilate(solid.view(np.uint8), _HUG) == 0)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(core.view(np.uint8), connectivity=8)
-    floor = _floor_lines(labels, stats, kept, seen, long_side)
+    floor, fades = _floor_lines(labels, stats, kept, seen, long_side)
     dropped = floor.copy()
     reach = clear
     for _ in range(_LINE_CROSSINGS + 1 if clear.any() else 0):
@@ -1027,23 +1028,25 @@ def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement,
         dropped |= hit
         reach = dropped[labels].view(np.uint8)
     lines = dropped[labels].view(np.uint8)
-    return (cv2.dilate(lines, _HUG) > 0) & thin, floor[labels]
+    return (cv2.dilate(lines, _HUG) > 0) & thin, (floor & ~fades)[labels]
 
 
 def _floor_lines(labels: np.ndarray, stats: np.ndarray, kept: np.ndarray, seen: Judgement,
-                 long_side: int) -> np.ndarray:
+                 long_side: int) -> tuple[np.ndarray, np.ndarray]:
     """bool per line of ``labels``: the shadow a thin product casts on the
     floor in hard light (a monopod's): a long, straight line of the sweep's
     own colour, darker than the sweep but lighter than a black product and
     nowhere brighter than the sweep (a white cable is as light as the sweep,
     a dark one solid), that starts right at the product's foot, stays on the
     floor and runs out beside the product (an outline or a lace runs round it
-    or hangs from it)."""
+    or hangs from it). Also, per line, whether it fades away from the foot
+    (``_FLOOR_FADE``), as a shadow does and a strap does not."""
     found = np.zeros(len(stats), bool)
+    fades = np.zeros(len(stats), bool)
     solid = (seen.solid > 0) & (kept > 0)
     rows, cols = np.flatnonzero(solid.any(axis=1)), np.flatnonzero(solid.any(axis=0))
     if len(rows) < 2:
-        return found
+        return found, fades
     top, bottom = rows[0], rows[-1]
     height = bottom - top + 1
     foot = np.ones_like(kept)
@@ -1067,7 +1070,12 @@ def _floor_lines(labels: np.ndarray, stats: np.ndarray, kept: np.ndarray, seen: 
         found[k] = (beside >= _FLOOR_BESIDE and spread[0] <= _FLOOR_STRAIGHT * spread[1]
                     and seen.colour[y:y + h, x:x + w][line].mean() < 0.05
                     and _SHADOW_LEVEL[0] <= low <= _FLOOR_SHADE and high <= 1.03)
-    return found
+        # A shadow softens with the height of what casts it, so its core fades along the floor
+        # away from the foot; a strap lying there is as dark at its far end as at its near one.
+        far = to_foot[y:y + h, x:x + w][line]
+        near_end, far_end = far <= np.percentile(far, 33), far >= np.percentile(far, 67)
+        fades[k] = found[k] and (np.percentile(ratio[far_end], 10) - np.percentile(ratio[near_end], 10)) >= _FLOOR_FADE
+    return found, fades
 
 
 def _shadow_patches(subject: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, min_area: float):

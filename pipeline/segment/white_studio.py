@@ -216,7 +216,7 @@ class WhiteStudioSegmenter:
         floor_lines = 0.0
         if p.hard_shadows is not False:
             filled, floor_lines = drop_kept_shadows(filled, lab, seen, sweep, min_area)
-        return drop_grain_specks(drop_specks(filled, min_area), seen), floor_lines
+        return drop_specks(filled, min_area, seen), floor_lines
 
 
 def _check(rgb: np.ndarray) -> None:
@@ -718,35 +718,25 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
     return keep[labels]
 
 
-def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
-    """Removes connected parts smaller than ``min_area`` pixels (dust, noise);
-    every part at least that big is kept, so several products survive."""
-    n, labels = cv2.connectedComponents(mask, connectivity=8)
-    keep = np.bincount(labels.ravel(), minlength=n) >= min_area
-    keep[0] = False
-    if keep[1:].all():
-        return mask
-    return keep[labels].view(np.uint8)
-
-
-def drop_grain_specks(mask: np.ndarray, seen: Judgement) -> np.ndarray:
-    """Removes the small separate parts (under ``_GRAIN_SPECK`` of the largest)
-    that only grain found: neither the product's colour nor dark, mostly just
-    coarser than the sweep (a patch of the floor's texture or a speck of dust
-    beside the product). A separate small part of the product (a cap, a clip)
-    has its own colour or darkness, or an outline."""
+def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarray:
+    """Removes connected parts smaller than ``min_area`` pixels (dust, noise),
+    and the small separate parts (under ``_GRAIN_SPECK`` of the largest) that
+    only grain found: neither the product's colour nor dark, mostly just
+    coarser than the sweep (a patch of the floor's texture beside the product).
+    Every other part is kept, so several products survive, and a small part of
+    one (a cap, a clip) has its own colour or darkness, or an outline."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if n <= 2:
-        return mask
-    area = stats[:, cv2.CC_STAT_AREA].astype(np.float64)
-    area[0] = 0
-    small = area < _GRAIN_SPECK * area.max()
+    area = stats[:, cv2.CC_STAT_AREA]
+    drop = area < min_area
+    drop[0] = False
+    small = ~drop & (area < _GRAIN_SPECK * area[1:].max(initial=0))
     small[0] = False
-    if not small.any():
-        return mask
-    grain = np.bincount(labels.ravel(), weights=(seen.coarse * np.maximum(seen.ratio, 0.25) > _GRAIN).ravel(), minlength=n)
-    solid = np.bincount(labels.ravel(), weights=seen.solid.ravel().astype(np.float64), minlength=n)
-    drop = small & (grain >= 0.5 * area) & (solid < 0.3 * area)
+    if small.any():
+        at = np.nonzero(small[labels])  # only the small parts' pixels are read
+        owner = labels[at]
+        grain = np.bincount(owner[seen.coarse[at] * np.maximum(seen.ratio[at], 0.25) > _GRAIN], minlength=n)
+        solid = np.bincount(owner[seen.solid[at] > 0], minlength=n)
+        drop |= small & (grain >= 0.5 * area) & (solid < 0.3 * area)
     if not drop.any():
         return mask
     return (mask & ~drop[labels]).view(np.uint8)

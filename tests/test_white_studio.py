@@ -340,10 +340,10 @@ def hard_cases(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fresh_cases(tmp_path_factory):
-    """Fresh variants (2 and 3) of two white-on-white cases at 2000 px (downsampled to
+    """Fresh variants (2 and 3) of three white-on-white cases at 2000 px (downsampled to
     the working size like the booth's photos, which is what makes their faint edges clean)."""
     made = {variant: _make_cases(tmp_path_factory.mktemp(f"fresh{variant}"), "--size", "2000",
-                                 "--variant", str(variant), "--only", "charger_white", "lens_white")
+                                 "--variant", str(variant), "--only", "charger_white", "lens_white", "cable_white")
             for variant in (2, 3)}
     return lambda stem, variant=2: made[variant](stem)
 
@@ -415,3 +415,13 @@ def test_a_grey_tube_standing_up_from_the_floor_is_no_kept_shadow(segmenter, har
     for that)."""
     rgb, _ = hard_cases("monopod_sun")
     assert "shadow-kept" not in {d.kind for d in segmenter.segment(rgb).doubts if d.severity >= 0.1}
+
+
+def test_a_white_cables_cut_out_follows_its_outline_not_the_sweep_beside_it(segmenter, fresh_cases):
+    """White on white there is no colour to mix, so the cut-out's edge is the
+    evidence's, and an edge's gradient spreads a pixel or two onto the sweep:
+    on a thin white cable that was 2-3 working pixels too wide on each side.
+    Rim pixels that match the fitted sweep to its noise are peeled off."""
+    rgb, truth = fresh_cases("cable_white")
+    alpha = cv2.resize(segmenter.segment(rgb).alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    assert iou(alpha, truth) > 0.935

@@ -71,6 +71,8 @@ _FRAME_OUTLINE = 0.6  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.35   # an area whose frame edge is under this share of its rim is closed along the frame
 _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
+_PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
+_PEEL_MATCH = 1.2     # ...when they match the fitted sweep within this delta E (its noise)
 _HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
@@ -216,7 +218,7 @@ class WhiteStudioSegmenter:
         floor_lines = 0.0
         if p.hard_shadows is not False:
             filled, floor_lines = drop_kept_shadows(filled, lab, seen, sweep, min_area)
-        return drop_specks(filled, min_area, seen), floor_lines
+        return peel_sweep_rim(drop_specks(filled, min_area, seen), seen), floor_lines
 
 
 def _check(rgb: np.ndarray) -> None:
@@ -740,6 +742,30 @@ def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarra
     if not drop.any():
         return mask
     return (mask & ~drop[labels]).view(np.uint8)
+
+
+def peel_sweep_rim(mask: np.ndarray, seen: Judgement) -> np.ndarray:
+    """Peels off the rim pixels (up to ``_PEEL`` deep) that match the fitted
+    sweep to its noise (within ``_PEEL_MATCH`` delta E) and are not solid: an
+    edge's gradient spreads a pixel or two onto the sweep, and white on white
+    there is no colour for the soft edge to mix, so the cut-out kept them (a
+    thin white cable came out 2-3 working pixels too wide on each side). A
+    pale rim of the product itself (chrome, white plastic) sits a shade or a
+    tint off the sweep and stays."""
+    peeled = mask
+    # Matched pixel by pixel, or over 3x3 where the sweep's noise averages out (a noisy
+    # pixel of the sweep would stay behind as a spur).
+    near = None
+    for _ in range(_PEEL):
+        rim = (peeled > 0) & (cv2.erode(peeled, _CROSS) == 0) & (seen.solid == 0)
+        if near is None:
+            near = cv2.blur(seen.offset, (3, 3))
+        rim[rim] = ((np.linalg.norm(seen.offset[rim], axis=1) < _PEEL_MATCH)
+                    | (np.linalg.norm(near[rim], axis=1) < _PEEL_MATCH))
+        if not rim.any():
+            break
+        peeled = peeled & (~rim).view(np.uint8)
+    return peeled
 
 
 # --- soft edge and shadow ----------------------------------------------------

@@ -73,6 +73,9 @@ _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: 
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
 _PEEL_MATCH = 1.2     # ...when they match the fitted sweep within this delta E (its noise)
+_GRAIN_LOW = 1.8      # inside the product's hull, touching it and lit, grain this much over the sweep's noise is its surface
+_GRAIN_LIGHT = 0.95   # ...lighter than this share of the sweep (a shadow's noise is coarser)
+_PORES = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # the gaps in a patchy grain closed
 _HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
@@ -218,7 +221,7 @@ class WhiteStudioSegmenter:
         floor_lines = 0.0
         if p.hard_shadows is not False:
             filled, floor_lines = drop_kept_shadows(filled, lab, seen, sweep, min_area)
-        return peel_sweep_rim(drop_specks(filled, min_area, seen), seen), floor_lines
+        return peel_sweep_rim(grow_grain(drop_specks(filled, min_area, seen), seen, min_area), seen), floor_lines
 
 
 def _check(rgb: np.ndarray) -> None:
@@ -718,6 +721,27 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
         keep &= along_hull <= _HULL_OPEN * rim_len
     keep[0] = False
     return keep[labels]
+
+
+def grow_grain(mask: np.ndarray, seen: Judgement, min_area: float) -> np.ndarray:
+    """Adds the patches of weaker grain (over ``_GRAIN_LOW`` of the sweep's
+    noise, under the bar for a surface) that touch the cut-out inside the hull
+    of its parts and are about as light as the sweep: the lightest, least
+    shaded fur of a pale plush on a bright sweep, which its outline and the
+    rest of it enclose. Outside the hull (a wall's or a floor's texture) and
+    in shade (a shadow's noise) such grain is not read."""
+    hull = _hulls(mask, min_area)
+    weak = ((seen.coarse * np.maximum(seen.ratio, 0.25) > _GRAIN_LOW) & (hull > 0) & (mask == 0)
+            & (seen.ratio > _GRAIN_LIGHT)).view(np.uint8)
+    n, labels = cv2.connectedComponents(weak, connectivity=8)
+    if n <= 1:
+        return mask
+    touch = np.zeros(n, bool)
+    touch[labels[(cv2.dilate(mask, _CROSS) > 0) & (weak > 0)]] = True
+    touch[0] = False
+    grown = mask | touch[labels].view(np.uint8)
+    # Its grain is patchy: close the pores, within the hull.
+    return grown | (cv2.morphologyEx(grown, cv2.MORPH_CLOSE, _PORES) & hull)
 
 
 def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarray:

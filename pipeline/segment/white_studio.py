@@ -221,7 +221,10 @@ class WhiteStudioSegmenter:
         floor_lines = 0.0
         if p.hard_shadows is not False:
             filled, floor_lines = drop_kept_shadows(filled, lab, seen, sweep, min_area)
-        return peel_sweep_rim(grow_grain(drop_specks(filled, min_area, seen), seen, min_area), seen), floor_lines
+        # Last, on the product's own parts: its light grain inside their hull, then
+        # the sweep its edges' gradient spread onto peeled off.
+        kept = grow_grain(drop_specks(filled, min_area, seen), seen, min_area)
+        return peel_sweep_rim(kept, seen), floor_lines
 
 
 def _check(rgb: np.ndarray) -> None:

@@ -434,7 +434,7 @@ def grainy(coarse: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     (a shadow is noisier than the lit sweep), so the bar rises with the darkening
     (``ratio``, lightness against the sweep's)."""
     coarse_enough = coarse > _GRAIN
-    coarse_enough[coarse_enough] = coarse[coarse_enough] * np.maximum(ratio[coarse_enough], 0.25) > _GRAIN
+    coarse_enough[coarse_enough] = scaled_grain(coarse[coarse_enough], ratio[coarse_enough]) > _GRAIN
     n, labels, stats, _ = cv2.connectedComponentsWithStats(coarse_enough.view(np.uint8), connectivity=8)
     if n <= 1:
         return coarse_enough
@@ -446,6 +446,12 @@ def grainy(coarse: np.ndarray, ratio: np.ndarray) -> np.ndarray:
         return coarse_enough
     keep[0] = False
     return keep[labels]
+
+
+def scaled_grain(coarse: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """The grain against the sweep's noise (``coarse``), weighed down where the
+    light falls (``ratio``): a camera's noise grows in shadow."""
+    return coarse * np.maximum(ratio, 0.25)
 
 
 def spilled_light(colour: np.ndarray, chroma: np.ndarray, ratio: np.ndarray, edges: np.ndarray, texture: np.ndarray,
@@ -733,18 +739,24 @@ def grow_grain(mask: np.ndarray, seen: Judgement, min_area: float) -> np.ndarray
     shaded fur of a pale plush on a bright sweep, which its outline and the
     rest of it enclose. Outside the hull (a wall's or a floor's texture) and
     in shade (a shadow's noise) such grain is not read."""
-    hull = _hulls(mask, min_area)
-    weak = ((seen.coarse * np.maximum(seen.ratio, 0.25) > _GRAIN_LOW) & (hull > 0) & (mask == 0)
+    if not mask.any():
+        return mask
+    box = _around(mask, _PORES.shape[0])  # the hull lies within the product's box
+    part, seen = mask[box], seen.crop(box)
+    hull = _hulls(mask, min_area)[box]  # which parts count as long is read against the frame
+    weak = ((scaled_grain(seen.coarse, seen.ratio) > _GRAIN_LOW) & (hull > 0) & (part == 0)
             & (seen.ratio > _GRAIN_LIGHT)).view(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
     if n <= 1:
         return mask
     touch = np.zeros(n, bool)
-    touch[labels[(cv2.dilate(mask, _CROSS) > 0) & (weak > 0)]] = True
+    touch[labels[(cv2.dilate(part, _CROSS) > 0) & (weak > 0)]] = True
     touch[0] = False
-    grown = mask | touch[labels].view(np.uint8)
+    grown = part | touch[labels].view(np.uint8)
     # Its grain is patchy: close the pores, within the hull.
-    return grown | (cv2.morphologyEx(grown, cv2.MORPH_CLOSE, _PORES) & hull)
+    out = mask.copy()
+    out[box] = grown | (cv2.morphologyEx(grown, cv2.MORPH_CLOSE, _PORES) & hull)
+    return out
 
 
 def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarray:
@@ -754,7 +766,10 @@ def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarra
     coarser than the sweep (a patch of the floor's texture beside the product).
     Every other part is kept, so several products survive, and a small part of
     one (a cap, a clip) has its own colour or darkness, or an outline."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if not mask.any():
+        return mask
+    box = _around(mask, 1)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask[box], connectivity=8)
     area = stats[:, cv2.CC_STAT_AREA]
     drop = area < min_area
     drop[0] = False
@@ -763,12 +778,15 @@ def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarra
     if small.any():
         at = np.nonzero(small[labels])  # only the small parts' pixels are read
         owner = labels[at]
-        grain = np.bincount(owner[seen.coarse[at] * np.maximum(seen.ratio[at], 0.25) > _GRAIN], minlength=n)
-        solid = np.bincount(owner[seen.solid[at] > 0], minlength=n)
-        drop |= small & (grain >= 0.5 * area) & (solid < 0.3 * area)
+        coarse, ratio, solid = seen.coarse[box][at], seen.ratio[box][at], seen.solid[box][at]
+        grain = np.bincount(owner[scaled_grain(coarse, ratio) > _GRAIN], minlength=n)
+        firm = np.bincount(owner[solid > 0], minlength=n)
+        drop |= small & (grain >= 0.5 * area) & (firm < 0.3 * area)
     if not drop.any():
         return mask
-    return (mask & ~drop[labels]).view(np.uint8)
+    out = mask.copy()
+    out[box] &= (~drop[labels]).view(np.uint8)
+    return out
 
 
 def peel_sweep_rim(mask: np.ndarray, seen: Judgement) -> np.ndarray:
@@ -779,20 +797,23 @@ def peel_sweep_rim(mask: np.ndarray, seen: Judgement) -> np.ndarray:
     thin white cable came out 2-3 working pixels too wide on each side). A
     pale rim of the product itself (chrome, white plastic) sits a shade or a
     tint off the sweep and stays."""
-    peeled = mask
+    if not mask.any():
+        return mask
+    box = _around(mask, 2)
+    peeled, solid, offset = mask[box], seen.solid[box], seen.offset[box]
     # Matched pixel by pixel, or over 3x3 where the sweep's noise averages out (a noisy
     # pixel of the sweep would stay behind as a spur).
-    near = None
+    near = cv2.blur(offset, (3, 3))
     for _ in range(_PEEL):
-        rim = (peeled > 0) & (cv2.erode(peeled, _CROSS) == 0) & (seen.solid == 0)
-        if near is None:
-            near = cv2.blur(seen.offset, (3, 3))
-        rim[rim] = ((np.linalg.norm(seen.offset[rim], axis=1) < _PEEL_MATCH)
+        rim = (peeled > 0) & (cv2.erode(peeled, _CROSS) == 0) & (solid == 0)
+        rim[rim] = ((np.linalg.norm(offset[rim], axis=1) < _PEEL_MATCH)
                     | (np.linalg.norm(near[rim], axis=1) < _PEEL_MATCH))
         if not rim.any():
             break
         peeled = peeled & (~rim).view(np.uint8)
-    return peeled
+    out = mask.copy()
+    out[box] = peeled
+    return out
 
 
 # --- soft edge and shadow ----------------------------------------------------
@@ -1113,11 +1134,12 @@ def _floor_lines(labels: np.ndarray, stats: np.ndarray, kept: np.ndarray, seen: 
         found[k] = (beside >= _FLOOR_BESIDE and spread[0] <= _FLOOR_STRAIGHT * spread[1]
                     and seen.colour[y:y + h, x:x + w][line].mean() < 0.05
                     and _SHADOW_LEVEL[0] <= low <= _FLOOR_SHADE and high <= 1.03)
-        # A shadow softens with the height of what casts it, so its core fades along the floor
-        # away from the foot; a strap lying there is as dark at its far end as at its near one.
-        far = to_foot[y:y + h, x:x + w][line]
-        near_end, far_end = far <= np.percentile(far, 33), far >= np.percentile(far, 67)
-        fades[k] = found[k] and (np.percentile(ratio[far_end], 10) - np.percentile(ratio[near_end], 10)) >= _FLOOR_FADE
+        if found[k]:
+            # A shadow softens with the height of what casts it, so its core fades along the floor
+            # away from the foot; a strap lying there is as dark at its far end as at its near one.
+            far = to_foot[y:y + h, x:x + w][line]
+            near_end, far_end = far <= np.percentile(far, 33), far >= np.percentile(far, 67)
+            fades[k] = np.percentile(ratio[far_end], 10) - np.percentile(ratio[near_end], 10) >= _FLOOR_FADE
     return found, fades
 
 

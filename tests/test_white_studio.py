@@ -379,9 +379,11 @@ def test_a_line_on_the_floor_left_out_as_a_shadow_holds_the_cut_out_and_a_curled
 def test_a_small_products_tight_contact_shadow_is_backdrop_and_a_white_mugs_soft_outline_stays(segmenter, hard_cases):
     """Under a battery 7% of the frame wide the contact shadow darkens steeply
     enough to pass for an edge; it is a smooth ramp, not a step, and is sweep
-    (it was kept: IoU 0.78). A white mug's outline on white is soft too, and
-    is a step: it stays."""
-    for stem, floor in (("battery_tiny", 0.88), ("mug_white", 0.98)):
+    (it was kept: IoU 0.78). The battery's own edge, a strong step, spreads
+    its gradient 4-5 pixels onto that shadow: those pixels match the shadow
+    beyond them and are peeled off (IoU 0.93 -> 0.998). A white mug's outline
+    on white is soft too, and is a step: it stays."""
+    for stem, floor in (("battery_tiny", 0.98), ("mug_white", 0.98)):
         rgb, truth = hard_cases(stem)
         assert iou(segmenter.segment(rgb).alpha, truth) > floor, stem
 

@@ -73,6 +73,7 @@ _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: 
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
 _PEEL_MATCH = 1.2     # ...when they match the fitted sweep within this delta E (its noise)
+_PEEL_BEYOND = 4      # ...or this many when they match the backdrop right beyond them (a strong step's spread)
 _GRAIN_LOW = 1.8      # inside the product's hull, touching it and lit, grain this much over the sweep's noise is its surface
 _GRAIN_LIGHT = 0.95   # ...lighter than this share of the sweep (a shadow's noise is coarser)
 _PORES = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # the gaps in a patchy grain closed
@@ -224,7 +225,7 @@ class WhiteStudioSegmenter:
         # Last, on the product's own parts: its light grain inside their hull, then
         # the sweep its edges' gradient spread onto peeled off.
         kept = grow_grain(drop_specks(filled, min_area, seen), seen, min_area)
-        return peel_sweep_rim(kept, seen), floor_lines
+        return peel_sweep_rim(kept, seen, min_area), floor_lines
 
 
 def _check(rgb: np.ndarray) -> None:
@@ -789,31 +790,72 @@ def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarra
     return out
 
 
-def peel_sweep_rim(mask: np.ndarray, seen: Judgement) -> np.ndarray:
-    """Peels off the rim pixels (up to ``_PEEL`` deep) that match the fitted
-    sweep to its noise (within ``_PEEL_MATCH`` delta E) and are not solid: an
-    edge's gradient spreads a pixel or two onto the sweep, and white on white
-    there is no colour for the soft edge to mix, so the cut-out kept them (a
-    thin white cable came out 2-3 working pixels too wide on each side). A
-    pale rim of the product itself (chrome, white plastic) sits a shade or a
-    tint off the sweep and stays."""
+def peel_sweep_rim(mask: np.ndarray, seen: Judgement, min_area: float) -> np.ndarray:
+    """Peels off the rim pixels that are not solid and match what lies beyond
+    them: an edge's gradient spreads a few pixels onto the backdrop, and where
+    there is no colour for the soft edge to mix (white on white, a grey
+    product's rim on its own shadow) the cut-out kept them (a thin white cable
+    came out 2-3 working pixels too wide on each side, a small battery 4-5
+    into its contact shadow). A rim pixel goes when it matches the fitted
+    sweep to its noise (within ``_PEEL_MATCH`` delta E, up to ``_PEEL`` deep),
+    or the open backdrop right beyond it, the sweep outside the product's hull
+    or a shade (up to ``_PEEL_BEYOND`` deep). A pale rim of the product itself
+    (chrome, white plastic) sits a shade or a tint off both and stays; so does
+    the rim along a lit gap inside the hull, which may be the product's own
+    unfound surface (a pale plush's fur)."""
     if not mask.any():
         return mask
     box = _around(mask, 2)
-    peeled, solid, offset = mask[box], seen.solid[box], seen.offset[box]
-    # Matched pixel by pixel, or over 3x3 where the sweep's noise averages out (a noisy
-    # pixel of the sweep would stay behind as a spur).
+    peeled, offset = mask[box], seen.offset[box]
+    dark = seen.solid[box] & ~seen.colour[box]  # too dark for a shade: product whatever lies beyond
+    # Matched pixel by pixel, or over 3x3 where the noise averages out (a noisy
+    # pixel would stay behind as a spur).
     near = cv2.blur(offset, (3, 3))
-    for _ in range(_PEEL):
-        rim = (peeled > 0) & (cv2.erode(peeled, _CROSS) == 0) & (solid == 0)
-        rim[rim] = ((np.linalg.norm(offset[rim], axis=1) < _PEEL_MATCH)
-                    | (np.linalg.norm(near[rim], axis=1) < _PEEL_MATCH))
-        if not rim.any():
+    # The backdrop: the sweep outside the hull, or a shade that is open to it (a
+    # contact shadow), not an enclosed hole (an unfound patch of a white diffuser).
+    _, around = cv2.connectedComponents((peeled == 0).view(np.uint8), connectivity=4)
+    open_ = np.isin(around, np.unique(np.concatenate([around[0], around[-1], around[:, 0], around[:, -1]])))
+    backdrop = ((_hulls(mask, min_area)[box] == 0) | ((seen.lit[box] == 0) & open_)) & (peeled == 0)
+    for depth in range(max(_PEEL, _PEEL_BEYOND)):
+        at = np.nonzero((peeled > 0) & (cv2.erode(peeled, _CROSS) == 0) & (dark == 0))
+        gone = np.zeros(len(at[0]), bool)
+        if depth < _PEEL:
+            gone |= _within(offset[at], near[at], 0.0)
+        if depth < _PEEL_BEYOND:
+            count, beyond = _mean_beyond(offset, backdrop | (mask[box] > peeled), at)  # peeled: backdrop
+            gone |= (count > 0) & _within(offset[at], near[at], beyond)
+        if not gone.any():
             break
-        peeled = peeled & (~rim).view(np.uint8)
+        peeled = peeled.copy()
+        peeled[at[0][gone], at[1][gone]] = 0
     out = mask.copy()
     out[box] = peeled
     return out
+
+
+def _mean_beyond(values: np.ndarray, backdrop: np.ndarray, at: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """How many of the 8 neighbours of each pixel ``at`` are ``backdrop`` (bool),
+    and the mean of their ``values`` (HxWx3), read at those pixels only (a
+    rim is a small share of the box)."""
+    h, w = backdrop.shape
+    count = np.zeros(len(at[0]), np.float32)
+    total = np.zeros((len(at[0]), values.shape[2]), np.float32)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            y, x = at[0] + dy, at[1] + dx
+            inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+            y, x = np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)
+            hit = (backdrop[y, x] & inside).astype(np.float32)
+            count += hit
+            total += values[y, x] * hit[:, None]
+    return count, total / np.maximum(count, 1.0)[:, None]
+
+
+def _within(offset: np.ndarray, near: np.ndarray, target: np.ndarray | float) -> np.ndarray:
+    """bool: the pixel's colour (``offset`` from the sweep) or its 3x3 mean
+    (``near``) is within ``_PEEL_MATCH`` delta E of ``target``."""
+    return ((np.linalg.norm(offset - target, axis=1) < _PEEL_MATCH)
+            | (np.linalg.norm(near - target, axis=1) < _PEEL_MATCH))
 
 
 # --- soft edge and shadow ----------------------------------------------------

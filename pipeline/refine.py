@@ -97,9 +97,10 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray,
     ys, xs = np.nonzero(band)
     i = rgb[ys, xs].astype(np.float32)
     bh, bw = background.shape[:2]
-    b = background[ys * bh // rgb.shape[0], xs * bw // rgb.shape[1]]
-    f = _product_colour(rgb, alpha, (bw, bh), reach=band_px * bw / rgb.shape[1])
-    f = f[ys * bh // rgb.shape[0], xs * bw // rgb.shape[1]]
+    reach = band_px * bw / rgb.shape[1]
+    at = (ys * bh // rgb.shape[0], xs * bw // rgb.shape[1])
+    b = _backdrop_colour(rgb, alpha, background, reach)[at]
+    f = _product_colour(rgb, alpha, (bw, bh), reach)[at]
     d = f - b
     norm2 = (d * d).sum(axis=1)
     a_known = np.clip(((i - b) * d).sum(axis=1) / np.maximum(norm2, 1e-6), 0, 1)
@@ -112,6 +113,23 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray,
     out_alpha = alpha.copy()
     out_alpha[ys, xs] = a_new
     return out_rgb, out_alpha
+
+
+def _backdrop_colour(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray, reach: float) -> np.ndarray:
+    """The backdrop's colour near each point (float32 at ``background``'s size):
+    the mean of the clear pixels around it, clear of the edge band, so a
+    product standing in its own shadow mixes with the shadow, not with the lit
+    sweep (which made the shadow's first pixels read as product: a dark seam
+    under the base); the fitted sweep where no clear pixel is near."""
+    bh, bw = background.shape[:2]
+    small = cv2.resize(rgb, (bw, bh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    clear = int(np.ceil(reach)) + 1
+    seen = (cv2.resize(alpha, (bw, bh), interpolation=cv2.INTER_AREA) < 0.01).astype(np.uint8)
+    seen = cv2.erode(seen, np.ones((2 * clear + 1, 2 * clear + 1), np.uint8)).astype(np.float32)
+    r = clear * 2 + 1
+    weight = _box(seen, r)
+    colour = _box(small * seen[..., None], r) / np.maximum(weight, 1e-6)[..., None]
+    return np.where((weight > 1e-3)[..., None], colour, background)
 
 
 def _product_colour(rgb: np.ndarray, alpha: np.ndarray, size: tuple[int, int], reach: float) -> np.ndarray:

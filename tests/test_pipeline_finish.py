@@ -101,6 +101,20 @@ def test_decontamination_removes_the_sweep_from_edge_pixels():
     assert (rgb == before).all()
 
 
+def test_a_product_standing_in_its_own_shadow_mixes_with_the_shadow_not_the_lit_sweep():
+    """Below a product's base the edge band lies on the photo's shadow; read
+    against the lit sweep a shadow pixel looked 60% product, a dark seam under
+    the base. The backdrop an edge pixel mixes with is the one beside it."""
+    sweep, shade, blue = (np.array(c, np.float32) for c in ((246, 238, 224), (139, 136, 130), (40, 90, 160)))
+    true_alpha = np.clip((20.5 - np.arange(40, dtype=np.float32)) / 2, 0, 1)[:, None].repeat(30, axis=1)
+    backdrop = np.where(np.arange(40)[:, None, None] >= 18, shade, sweep)      # the shadow below the base
+    rgb = (true_alpha[..., None] * blue + (1 - true_alpha[..., None]) * backdrop).round().astype(np.uint8)
+    rough = (true_alpha > 0.5).astype(np.float32)
+    out, alpha = decontaminate(rgb, rough, np.broadcast_to(sweep, (40, 30, 3)).copy(), band_px=3)
+    assert alpha[22:].max() < 0.05                                   # the shadow is not product
+    assert np.abs(alpha - true_alpha).max() < 0.1
+
+
 def test_no_white_halo_on_dark_gear_over_a_dark_background():
     """Composite a dark product on a black canvas: the edge must not glow."""
     img = _square_photo(colour=(20, 20, 22), sweep=245, blur=2.0)

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.metrics import iou
 from pipeline.segment.base import Segmentation
-from pipeline.segment.white_studio import WhiteStudioParams, WhiteStudioSegmenter
+from pipeline.segment.white_studio import WhiteStudioParams, WhiteStudioSegmenter, two_colour_alpha
 
 SIZE = 400
 SWEEP = (244, 244, 241)
@@ -425,9 +425,31 @@ def test_a_white_cables_cut_out_follows_its_outline_not_the_sweep_beside_it(segm
     evidence's, and an edge's gradient spreads a pixel or two onto the sweep:
     on a thin white cable that was 2-3 working pixels too wide on each side.
     Rim pixels that match the fitted sweep to its noise are peeled off."""
-    rgb, truth = fresh_cases("cable_white")
-    alpha = cv2.resize(segmenter.segment(rgb).alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    assert iou(alpha, truth) > 0.935
+    for variant, floor in ((2, 0.95), (3, 0.94)):
+        rgb, truth = fresh_cases("cable_white", variant=variant)
+        alpha = cv2.resize(segmenter.segment(rgb).alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        assert iou(alpha, truth) > floor, variant
+
+
+def test_a_dark_outline_beside_a_lit_face_is_no_mix_of_the_face_and_the_sweep():
+    """A white cable's lit face is brighter than the sweep and its edges are
+    shaded darker: read as a mix of the face and the sweep those edges came out
+    below 0, as sweep, and the cable lost 2 of its 7 working pixels (IoU
+    0.90 -> 0.94-0.96 on cable_white_frame). A pixel on the far side of the
+    sweep from the product, clearly off it, keeps the region's edge; one
+    between them is still a mix."""
+    row = np.full(40, 225.0, np.float32)
+    row[15:26] = 250.0                      # the lit face
+    row[14] = 195.0                         # its shaded edge on one side...
+    row[26] = 0.5 * 250 + 0.5 * 225         # ...a pixel half face, half sweep on the other
+    rgb = np.repeat(np.repeat(row[None, :, None], 30, axis=0), 3, axis=2).round().astype(np.uint8)
+    region = np.zeros((30, 40), np.uint8)
+    region[:, 14:27] = 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    alpha = two_colour_alpha(rgb, region, kernel, 13)[15]
+    assert alpha[14] > 0.5                  # the dark edge is the cable's
+    assert 0.3 < alpha[26] < 0.7            # the mixed pixel is half
+    assert alpha[:12].max() == 0 and alpha[29:].max() == 0
 
 
 def test_a_pale_plushs_lightest_fur_inside_its_outline_is_found(segmenter, fresh_cases):

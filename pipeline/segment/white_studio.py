@@ -881,7 +881,11 @@ def two_colour_alpha(rgb: np.ndarray, region: np.ndarray, kernel: np.ndarray, wi
     contrast = fg - bg
     c2 = np.einsum("ij,ij->i", contrast, contrast)
     mix = np.einsum("ij,ij->i", img - bg, contrast) / np.maximum(c2, 1e-3)
-    known = (c2 > _MIN_CONTRAST ** 2) & fg_seen & bg_seen
+    # A pixel on the far side of the background from the product, and well off
+    # it, is no mix of the two (a white cable's dark outline beside its lit
+    # face): the region's edge stays there.
+    beyond = (mix < 0) & (np.einsum("ij,ij->i", img - bg, img - bg) > _MIN_CONTRAST ** 2)
+    known = (c2 > _MIN_CONTRAST ** 2) & fg_seen & bg_seen & ~beyond
     alpha[band] = np.where(known, np.clip(mix, 0.0, 1.0), alpha[band])
     return alpha
 

@@ -351,9 +351,10 @@ def fresh_cases(tmp_path_factory):
 
 def test_thin_gear_in_hard_light_loses_its_shadow_lines_and_a_grey_barrel_stays(segmenter, hard_cases):
     """A tripod's cast shadow (its head's slab and the thin lines of its legs,
-    crossing a leg) is backdrop, and so is a monopod's line on the floor; a
-    smooth grey barrel is not a shadow."""
-    for stem, floor in (("tripod_sun", 0.94), ("barrel_grey", 0.99), ("monopod_sun", 0.96)):
+    crossing a leg, and the wider shade where two of them meet, which stayed:
+    0.967) is backdrop, and so is a monopod's line on the floor; a smooth grey
+    barrel is not a shadow."""
+    for stem, floor in (("tripod_sun", 0.98), ("barrel_grey", 0.99), ("monopod_sun", 0.96)):
         rgb, truth = hard_cases(stem)
         assert iou(segmenter.segment(rgb).alpha, truth) > floor, stem
 

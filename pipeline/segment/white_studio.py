@@ -928,6 +928,7 @@ _PENUMBRA_LEVEL = 0.97  # a dropped shadow's penumbra and hard edge: neutral sha
 _PENUMBRA_STEPS = 6    # ...within this many working pixels of the flat patch
 _HUG = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # a product's soft edge lies this close along it
 _LINE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # a thin gear's shadow line with its penumbra is narrower
+_MEETING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (31, 31))  # where two shadow lines meet the shade is this wide
 _CROSSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (45, 45))  # across a leg (and its soft edges) a shadow line passes under
 _LINE_CROSSINGS = 3    # a dropped shadow's thin lines are followed across this many product parts they pass under
 _FOOT = 0.1            # a product's foot: the lowest tenth of its solid part
@@ -1138,7 +1139,17 @@ def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement,
         dropped |= hit
         reach = dropped[labels].view(np.uint8)
     lines = dropped[labels].view(np.uint8)
-    return (cv2.dilate(lines, _HUG) > 0) & thin, (floor & ~fades)[labels]
+    if lines.any():
+        # Where lines meet (a leg's shadow crossing another's) the shade is wider
+        # than one line: the part of it the dropped lines run into goes with them.
+        broad = (kept > 0) & (cv2.morphologyEx(kept, cv2.MORPH_OPEN, _MEETING) == 0) & ~solid & ~thin
+        broad &= cv2.dilate(solid.view(np.uint8), _HUG) == 0
+        m, parts = cv2.connectedComponents(broad.view(np.uint8), connectivity=8)
+        met = np.zeros(m, bool)
+        met[parts[cv2.dilate(lines, _CROSS) > 0]] = True
+        met[0] = False
+        lines |= met[parts].view(np.uint8)
+    return (cv2.dilate(lines, _HUG) > 0) & (thin | (lines > 0)), (floor & ~fades)[labels]
 
 
 def _floor_lines(labels: np.ndarray, stats: np.ndarray, kept: np.ndarray, seen: Judgement,

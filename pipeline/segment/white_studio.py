@@ -915,6 +915,7 @@ def own_shadow(rgb: np.ndarray, sweep: SweepFit, alpha: np.ndarray) -> np.ndarra
 
 # --- doubts: what the segmenter itself finds suspicious ------------------------
 
+_LOOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # a surface's grain reaches this far past its firm parts' hull
 _WEAK_EDGE = 20.0      # sRGB distance between the two sides under which an outline shows no edge in the photo
 _EDGE_WINDOW = 15      # working pixels around an outline pixel whose product and sweep colours are compared
 _THIN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # parts narrower than this are an outline
@@ -957,7 +958,9 @@ class Evidence:
     looks like a kept cast shadow, weighted by how much it looks like one.
     ``unlit``: share of the backdrop the fitted sweep does not explain.
     ``floor_lines``: share of the product regions left out as a thin gear's
-    floor shadow, which a strap or cable lying on the floor can look like."""
+    floor shadow, which a strap or cable lying on the floor can look like.
+    ``loose_grain``: share of the cut-out that only grain found, outside the
+    hull of the rest (a glossy floor's or a paper sweep's texture)."""
 
     weak_white: float = 0.0
     weak_colour: float = 0.0
@@ -967,6 +970,7 @@ class Evidence:
     shadow: float = 0.0
     unlit: float = 0.0
     floor_lines: float = 0.0
+    loose_grain: float = 0.0
 
 
 def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, alpha: np.ndarray,
@@ -988,7 +992,7 @@ def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement
     return Evidence(weak_white=white, weak_colour=colour, weak_other=other, unseen=unseen,
                     hollow=hollow_share(subject, seen, min_area),
                     shadow=kept_shadow_share(subject, lab, sweep, seen, min_area), unlit=unlit,
-                    floor_lines=floor_lines)
+                    floor_lines=floor_lines, loose_grain=loose_grain_share(subject, seen, min_area))
 
 
 def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -1025,6 +1029,18 @@ def outline_contrast(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, textur
     spill &= texture[outline[0][weak], outline[1][weak]] < 0.6
     return (float(np.count_nonzero(light & ~spill) / n), float(np.count_nonzero(spill) / n),
             float(np.count_nonzero(~light) / n), float(np.count_nonzero(~known) / n))
+
+
+def loose_grain_share(subject: np.ndarray, seen: Judgement, min_area: float) -> float:
+    """Share of the cut-out that only grain found (neither the product's colour
+    or darkness nor an edge) and that lies outside the hull of the rest, more
+    than ``_LOOSE`` pixels out: texture running on from under the product (a
+    glossy floor's, a paper sweep's) rather than a surface its outline holds
+    (a plush's fur inside its outline, a teddy's fringe along its body)."""
+    grain = scaled_grain(seen.coarse, seen.ratio) > _GRAIN_LOW
+    firm = (subject > 0) & ((seen.solid > 0) | ((seen.evidence > 0) & ~grain))
+    hull = cv2.dilate(_hulls(firm.view(np.uint8), min_area), _LOOSE)
+    return float(np.count_nonzero((subject > 0) & ~firm & (hull == 0)) / np.count_nonzero(subject))
 
 
 def hollow_share(subject: np.ndarray, seen: Judgement, min_area: float) -> float:
@@ -1312,6 +1328,8 @@ def doubts_from(evidence: Evidence) -> tuple[Doubt, ...]:
         Doubt("sweep-fit", ramp(e.unlit, 0.25, 0.6), "the backdrop is uneven, so the cut-out is less certain"),
         Doubt("floor-line", _FLOOR_DOUBT * ramp(e.floor_lines, 0.002, 0.01),
               "a thin line on the floor was left out as a shadow; it may be a strap or cable of the product"),
+        Doubt("floor-texture", ramp(e.loose_grain, 0.002, 0.012),
+              "a patch of the floor's texture beside the product may be part of the cut-out"),
     ]
     return tuple(d for d in found if d.severity > 0)
 

@@ -816,13 +816,14 @@ def peel_sweep_rim(mask: np.ndarray, seen: Judgement, min_area: float) -> np.nda
     _, around = cv2.connectedComponents((peeled == 0).view(np.uint8), connectivity=4)
     open_ = np.isin(around, np.unique(np.concatenate([around[0], around[-1], around[:, 0], around[:, -1]])))
     backdrop = ((_hulls(mask, min_area)[box] == 0) | ((seen.lit[box] == 0) & open_)) & (peeled == 0)
+    framed = np.pad(offset, ((1, 1), (1, 1), (0, 0))).reshape(-1, 3)  # a ring of nothing round the box
     for depth in range(max(_PEEL, _PEEL_BEYOND)):
         at = np.nonzero((peeled > 0) & (cv2.erode(peeled, _CROSS) == 0) & (dark == 0))
         gone = np.zeros(len(at[0]), bool)
         if depth < _PEEL:
             gone |= _within(offset[at], near[at], 0.0)
         if depth < _PEEL_BEYOND:
-            count, beyond = _mean_beyond(offset, backdrop | (mask[box] > peeled), at)  # peeled: backdrop
+            count, beyond = _mean_beyond(framed, backdrop | (mask[box] > peeled), at)  # peeled: backdrop
             gone |= (count > 0) & _within(offset[at], near[at], beyond)
         if not gone.any():
             break
@@ -833,21 +834,21 @@ def peel_sweep_rim(mask: np.ndarray, seen: Judgement, min_area: float) -> np.nda
     return out
 
 
-def _mean_beyond(values: np.ndarray, backdrop: np.ndarray, at: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """How many of the 8 neighbours of each pixel ``at`` are ``backdrop`` (bool),
-    and the mean of their ``values`` (HxWx3), read at those pixels only (a
-    rim is a small share of the box)."""
-    h, w = backdrop.shape
-    count = np.zeros(len(at[0]), np.float32)
-    total = np.zeros((len(at[0]), values.shape[2]), np.float32)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            y, x = at[0] + dy, at[1] + dx
-            inside = (y >= 0) & (y < h) & (x >= 0) & (x < w)
-            y, x = np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)
-            hit = (backdrop[y, x] & inside).astype(np.float32)
-            count += hit
-            total += values[y, x] * hit[:, None]
+def _mean_beyond(framed: np.ndarray, backdrop: np.ndarray, at: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """How many of the 8 neighbours of each pixel ``at`` are ``backdrop`` (bool
+    HxW), and the mean of their values (``framed``: the (H+2)*(W+2) x 3 values
+    padded by one pixel, flat), read at those pixels only (a rim is a small
+    share of the box)."""
+    width = backdrop.shape[1] + 2
+    seen = np.pad(backdrop, 1).ravel()
+    where = (at[0] + 1) * width + at[1] + 1
+    count = np.zeros(len(where), np.float32)
+    total = np.zeros((len(where), framed.shape[1]), np.float32)
+    for step in (-width - 1, -width, -width + 1, -1, 1, width - 1, width, width + 1):
+        k = where + step
+        hit = seen[k]
+        count += hit
+        total[hit] += framed[k[hit]]
     return count, total / np.maximum(count, 1.0)[:, None]
 
 

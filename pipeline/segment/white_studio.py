@@ -916,6 +916,7 @@ def own_shadow(rgb: np.ndarray, sweep: SweepFit, alpha: np.ndarray) -> np.ndarra
 
 # --- doubts: what the segmenter itself finds suspicious ------------------------
 
+_BESIDE = np.ones((5, 5), np.uint8)  # how far from the cut-out the backdrop beside it is read
 _LOOSE = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # a surface's grain reaches this far past its firm parts' hull
 _WEAK_EDGE = 20.0      # sRGB distance between the two sides under which an outline shows no edge in the photo
 _EDGE_WINDOW = 15      # working pixels around an outline pixel whose product and sweep colours are compared
@@ -961,7 +962,10 @@ class Evidence:
     ``floor_lines``: share of the product regions left out as a thin gear's
     floor shadow, which a strap or cable lying on the floor can look like.
     ``loose_grain``: share of the cut-out that only grain found, outside the
-    hull of the rest (a glossy floor's or a paper sweep's texture)."""
+    hull of the rest (a glossy floor's or a paper sweep's texture).
+    ``unlit_beside``: the backdrop beside the cut-out that is no lit sweep and
+    runs on to the frame, against the cut-out's area (a frame-filling product
+    mostly missed leaves its shaded side there)."""
 
     weak_white: float = 0.0
     weak_colour: float = 0.0
@@ -972,6 +976,7 @@ class Evidence:
     unlit: float = 0.0
     floor_lines: float = 0.0
     loose_grain: float = 0.0
+    unlit_beside: float = 0.0
 
 
 def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement, alpha: np.ndarray,
@@ -983,6 +988,7 @@ def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement
         return Evidence()
     background = alpha < 0.05
     unlit = float(np.count_nonzero(background & (seen.lit == 0)) / max(np.count_nonzero(background), 1))
+    beside = unlit_beside(subject, background & (seen.lit == 0))
     min_area = p.min_object * alpha.size
     # Everything else looks at the product and what is right round it: work on that box.
     box = _around(subject, _EDGE_WINDOW)
@@ -993,7 +999,8 @@ def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement
     return Evidence(weak_white=white, weak_colour=colour, weak_other=other, unseen=unseen,
                     hollow=hollow_share(subject, seen, min_area),
                     shadow=kept_shadow_share(subject, lab, sweep, seen, min_area), unlit=unlit,
-                    floor_lines=floor_lines, loose_grain=loose_grain_share(subject, seen, min_area))
+                    floor_lines=floor_lines, loose_grain=loose_grain_share(subject, seen, min_area),
+                    unlit_beside=beside)
 
 
 def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -1030,6 +1037,24 @@ def outline_contrast(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, textur
     spill &= texture[outline[0][weak], outline[1][weak]] < 0.6
     return (float(np.count_nonzero(light & ~spill) / n), float(np.count_nonzero(spill) / n),
             float(np.count_nonzero(~light) / n), float(np.count_nonzero(~known) / n))
+
+
+def unlit_beside(subject: np.ndarray, unlit: np.ndarray) -> float:
+    """The area of the ``unlit`` backdrop (bool) that touches the cut-out
+    (``subject``) and reaches the frame's edge, against the cut-out's area. A
+    shadow lies beside a product and is smaller than it or fades before the
+    frame; the shaded side of a product that fills the frame, cut out as a
+    sliver, is many times the sliver."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(unlit.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0.0
+    beside = np.zeros(n, bool)
+    beside[labels[cv2.dilate(subject, _BESIDE) > 0]] = True
+    framed = np.zeros(n, bool)
+    framed[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    beside &= framed
+    beside[0] = False
+    return float(stats[beside, cv2.CC_STAT_AREA].sum() / np.count_nonzero(subject))
 
 
 def loose_grain_share(subject: np.ndarray, seen: Judgement, min_area: float) -> float:
@@ -1331,6 +1356,8 @@ def doubts_from(evidence: Evidence) -> tuple[Doubt, ...]:
               "a thin line on the floor was left out as a shadow; it may be a strap or cable of the product"),
         Doubt("floor-texture", ramp(e.loose_grain, 0.002, 0.012),
               "a patch of the floor's texture beside the product may be part of the cut-out"),
+        Doubt("missed-part", ramp(e.unlit_beside, 1.0, 3.0),
+              "shaded areas beside the cut-out run on out of the photo: much of the product may be missing"),
     ]
     return tuple(d for d in found if d.severity > 0)
 

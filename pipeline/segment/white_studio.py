@@ -67,8 +67,9 @@ _GRAIN_FLOOR = 0.1    # mean |Laplacian| (L*) of a camera's noise on a lit sweep
 _GRAIN_REACH = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # how far an edge's curvature reaches
 _OUTLINE_GAP = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))  # widest gap bridged in a white product's outline
 _RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part when this share of its rim is outline
-_FRAME_OUTLINE = 0.6  # ...and at least this share of its rim is outline
+_FRAME_OUTLINE = 0.5  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.5    # an area whose frame edge is under this share of its rim is closed along the frame
+_FRAME_INSIDE = 0.9   # ...when this share of it lies within the hull of the product's parts
 _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
@@ -638,8 +639,13 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
         return whole
     open_area = 1 - wide
     n, labels = cv2.connectedComponents(open_area, connectivity=4)
-    found = _outline_closed(labels, n, wide, outline, min_area, _on_frame(labels, n, box, whole.shape))
     hull = _hulls(mask, min_area)
+    on_frame = _on_frame(labels, n, box, whole.shape)
+    # What the frame closes lies within the product's hull; the backdrop round a
+    # product that fills the photo reaches the frame too, outside it.
+    inside = np.bincount(labels[hull > 0], minlength=n)
+    on_frame[(on_frame > 0) & (inside < _FRAME_INSIDE * np.bincount(labels.ravel(), minlength=n))] += labels.size
+    found = _outline_closed(labels, n, wide, outline, min_area, on_frame)
     hull_n, hull_labels = cv2.connectedComponents(open_area & hull, connectivity=4)
     # Within the hull too, an area along the frame is closed only where the frame closes it,
     # and one whose side is mostly the hull's own straight line (the wedge between a cable and

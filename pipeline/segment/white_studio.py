@@ -60,6 +60,7 @@ _RIM = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # how far round a
 _SHADOW_REACH = cv2.getStructuringElement(cv2.MORPH_RECT, (25, 25))
 _PENUMBRA = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (19, 19))  # how far from the lit sweep a penumbra reaches
 _GRAIN = 2.5          # texture this many times the sweep's own noise is a surface of the product (fur, fabric)
+_SEAM = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))  # a line this thin across a face is a seam
 _HOLE_GRAIN = 1.6     # grain over the sweep's noise past which a lit hole is a white surface, not see-through
 _GRAIN_MARGIN = 8     # working pixels from the frame within which a coarse patch counts as reaching it
 _CLIPPED = 99.5       # L* of a pixel blown out to white
@@ -579,8 +580,10 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.
     """Fills the enclosed holes of ``mask`` (uint8 0/1) unless they look
     see-through (``_see_through``): the gap in a strap or a tripod stays open,
     a product's uniform interior is filled, and so is a white product's
-    interior that only its outline encloses. Holes under ``min_area`` pixels
-    are filled whatever they show, like specks outside."""
+    interior that only its outline encloses, and two see-through holes that
+    only a light line parts (a face exactly the sweep's colour with a seam
+    across it). Holes under ``min_area`` pixels are filled whatever they show,
+    like specks outside."""
     n, labels = cv2.connectedComponents(1 - mask, connectivity=4)
     fill = np.ones(n, bool)
     fill[0] = False  # label 0 is the mask itself
@@ -589,8 +592,17 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.
         return mask
     area = np.bincount(labels.ravel(), minlength=n)
     sweep = np.bincount(labels[lit > 0], minlength=n)
-    for k in np.flatnonzero(fill & (area >= min_area) & (sweep >= p.hole_sweep_share * area)):
-        fill[k] = not _see_through(labels == k, mask, solid, offset, p, coarse)
+    candidates = np.flatnonzero(fill & (area >= min_area) & (sweep >= p.hole_sweep_share * area))
+    open_ = [k for k in candidates if _see_through(labels == k, mask, solid, offset, p, coarse)]
+    fill[open_] = False
+    # Two see-through holes parted only by a light line are one face with a seam across it.
+    if len(open_) > 1:
+        holes = np.where(np.isin(labels, open_), labels, 0).astype(np.float32)
+        high = cv2.dilate(holes, _SEAM)  # the highest and lowest hole label within reach
+        low = cv2.erode(np.where(holes > 0, holes, np.float32(n)), _SEAM)
+        seam = (mask > 0) & (solid == 0) & (high > low)
+        for a, b in set(zip(high[seam].astype(int), low[seam].astype(int))):
+            fill[a] = fill[b] = True
     return mask | fill[labels].view(np.uint8)
 
 

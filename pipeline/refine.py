@@ -99,8 +99,10 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray,
     bh, bw = background.shape[:2]
     reach = band_px * bw / rgb.shape[1]
     at = (ys * bh // rgb.shape[0], xs * bw // rgb.shape[1])
-    b = _backdrop_colour(rgb, alpha, background, reach)[at]
-    f = _product_colour(rgb, alpha, (bw, bh), reach)[at]
+    small = cv2.resize(rgb, (bw, bh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    coarse = cv2.resize(alpha, (bw, bh), interpolation=cv2.INTER_AREA)
+    b = _backdrop_colour(small, coarse, background, reach)[at]
+    f = _product_colour(small, coarse, reach)[at]
     d = f - b
     norm2 = (d * d).sum(axis=1)
     a_known = np.clip(((i - b) * d).sum(axis=1) / np.maximum(norm2, 1e-6), 0, 1)
@@ -115,38 +117,34 @@ def decontaminate(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray,
     return out_rgb, out_alpha
 
 
-def _backdrop_colour(rgb: np.ndarray, alpha: np.ndarray, background: np.ndarray, reach: float) -> np.ndarray:
-    """The backdrop's colour near each point (float32 at ``background``'s size):
-    the mean of the clear pixels around it, clear of the edge band, so a
-    product standing in its own shadow mixes with the shadow, not with the lit
-    sweep (which made the shadow's first pixels read as product: a dark seam
-    under the base); the fitted sweep where no clear pixel is near."""
-    bh, bw = background.shape[:2]
-    small = cv2.resize(rgb, (bw, bh), interpolation=cv2.INTER_AREA).astype(np.float32)
-    clear = int(np.ceil(reach)) + 1
-    seen = (cv2.resize(alpha, (bw, bh), interpolation=cv2.INTER_AREA) < 0.01).astype(np.uint8)
-    seen = cv2.erode(seen, np.ones((2 * clear + 1, 2 * clear + 1), np.uint8)).astype(np.float32)
-    r = clear * 2 + 1
-    weight = _box(seen, r)
-    colour = _box(small * seen[..., None], r) / np.maximum(weight, 1e-6)[..., None]
-    return np.where((weight > 1e-3)[..., None], colour, background)
+def _backdrop_colour(small: np.ndarray, alpha: np.ndarray, background: np.ndarray, reach: float) -> np.ndarray:
+    """The backdrop's colour near each point of ``small`` (float32 RGB at the
+    background's size, ``alpha`` there too): the mean of the clear pixels
+    around it, so a product standing in its own shadow mixes with the shadow,
+    not with the lit sweep (which made the shadow's first pixels read as
+    product: a dark seam under the base); the fitted sweep where no clear
+    pixel is near."""
+    colour, found = _mean_near(small, alpha < 0.01, reach, 1)
+    return np.where(found[..., None], colour, background)
 
 
-def _product_colour(rgb: np.ndarray, alpha: np.ndarray, size: tuple[int, int], reach: float) -> np.ndarray:
-    """The product's own colour near each point (float32 at ``size``): the
-    mean of the solid product pixels around it, taken clear of the edge band
-    (``reach`` pixels at ``size``) where colours are still mixed."""
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    solid = (cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) > 0.99).astype(np.uint8)
+def _product_colour(small: np.ndarray, alpha: np.ndarray, reach: float) -> np.ndarray:
+    """The product's own colour near each point: the mean of the solid product
+    pixels around it, or, where none is near, in a wider neighbourhood."""
+    colour, found = _mean_near(small, alpha > 0.99, reach, 1)
+    colour_wide, _ = _mean_near(small, alpha > 0.99, reach, 4)
+    return np.where(found[..., None], colour, colour_wide)
+
+
+def _mean_near(small: np.ndarray, which: np.ndarray, reach: float, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean colour of the ``which`` pixels (bool), taken clear of the edge
+    band (``reach`` pixels) where colours are still mixed, over a box ``scale``
+    times the band's width round each point, and whether there were any."""
     clear = int(np.ceil(reach)) + 1
-    solid = cv2.erode(solid, np.ones((2 * clear + 1, 2 * clear + 1), np.uint8)).astype(np.float32)
-    r = clear * 2 + 1
-    weight = _box(solid, r)
-    colour = _box(small * solid[..., None], r) / np.maximum(weight, 1e-6)[..., None]
-    # Where no solid pixel is near, fall back to a wider neighbourhood.
-    wide = _box(solid, 4 * r)
-    colour_wide = _box(small * solid[..., None], 4 * r) / np.maximum(wide, 1e-6)[..., None]
-    return np.where((weight > 1e-3)[..., None], colour, colour_wide)
+    kept = cv2.erode(which.view(np.uint8), np.ones((2 * clear + 1, 2 * clear + 1), np.uint8)).astype(np.float32)
+    r = scale * (clear * 2 + 1)
+    weight = _box(kept, r)
+    return _box(small * kept[..., None], r) / np.maximum(weight, 1e-6)[..., None], weight > 1e-3
 
 
 def refine(rgb: np.ndarray, coarse_alpha: np.ndarray, background: np.ndarray | None,

@@ -587,7 +587,7 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.
     n, labels = cv2.connectedComponents(1 - mask, connectivity=4)
     fill = np.ones(n, bool)
     fill[0] = False  # label 0 is the mask itself
-    fill[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = False  # not enclosed
+    fill[_on_border(labels)] = False  # not enclosed
     if not fill.any():
         return mask
     area = np.bincount(labels.ravel(), minlength=n)
@@ -832,7 +832,7 @@ def peel_sweep_rim(mask: np.ndarray, seen: Judgement, min_area: float) -> np.nda
     # The backdrop: the sweep outside the hull, or a shade that is open to it (a
     # contact shadow), not an enclosed hole (an unfound patch of a white diffuser).
     _, around = cv2.connectedComponents((peeled == 0).view(np.uint8), connectivity=4)
-    open_ = np.isin(around, np.unique(np.concatenate([around[0], around[-1], around[:, 0], around[:, -1]])))
+    open_ = np.isin(around, _on_border(around))
     backdrop = ((_hulls(mask, min_area)[box] == 0) | ((seen.lit[box] == 0) & open_)) & (peeled == 0)
     framed = np.pad(offset, ((1, 1), (1, 1), (0, 0))).reshape(-1, 3)  # a ring of nothing round the box
     for depth in range(max(_PEEL, _PEEL_BEYOND)):
@@ -1021,6 +1021,11 @@ def measure(small: np.ndarray, lab: np.ndarray, sweep: SweepFit, seen: Judgement
                     unlit_beside=beside)
 
 
+def _on_border(labels: np.ndarray) -> np.ndarray:
+    """The labels found on the array's outer rows and columns (repeats kept)."""
+    return np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+
+
 def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
     """The box of ``mask``'s pixels, ``margin`` wider on every side (clipped to the frame)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
@@ -1069,7 +1074,7 @@ def unlit_beside(subject: np.ndarray, unlit: np.ndarray) -> float:
     beside = np.zeros(n, bool)
     beside[labels[cv2.dilate(subject, _BESIDE) > 0]] = True
     framed = np.zeros(n, bool)
-    framed[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    framed[_on_border(labels)] = True
     beside &= framed
     beside[0] = False
     return float(stats[beside, cv2.CC_STAT_AREA].sum() / np.count_nonzero(subject))

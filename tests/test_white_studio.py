@@ -464,14 +464,52 @@ def test_a_dark_outline_beside_a_lit_face_is_no_mix_of_the_face_and_the_sweep():
     assert alpha[:12].max() == 0 and alpha[29:].max() == 0
 
 
-def test_a_pale_plushs_lightest_fur_inside_its_outline_is_found(segmenter, fresh_cases):
+@pytest.mark.parametrize(("variant", "bar"), [(2, 0.975), (3, 0.96)])
+def test_a_pale_plushs_lightest_fur_inside_its_outline_is_found(segmenter, fresh_cases, variant, bar):
     """On a bright sweep the top of a pale plush's head and arm, lit most, show
-    a grain only about twice the sweep's, under the bar for a surface; inside
-    the outline the rest of the plush closes, touching it and as light as the
-    sweep (not a shadow), that grain is the plush's (it was left out: IoU 0.926)."""
-    rgb, truth = fresh_cases("plush_pale_bright")
+    a pixel-scale grain only about twice the sweep's, under the bar for a
+    surface; inside the outline the rest of the plush closes, touching it and as
+    light as the sweep (not a shadow), that grain is the plush's (it was left
+    out: IoU 0.926). Its strands, a few pixels across, are plainer: woven at that
+    scale and a shade off the sweep, the head's top and the arm are the plush's
+    too (0.948 / 0.933 before)."""
+    rgb, truth = fresh_cases("plush_pale_bright", variant)
     alpha = cv2.resize(segmenter.segment(rgb).alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    assert iou(alpha, truth) > 0.94
+    assert iou(alpha, truth) > bar
+
+
+def strands(depth: float, seed: int = 2) -> np.ndarray:
+    """float32 HxWx3: a pale fur or weave: the sweep's white ``depth`` darker on
+    average, with a texture a few pixels across (noise blurred to fibres), in
+    places as bright as the sweep."""
+    fibres = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, (SIZE, SIZE)).astype(np.float32), (0, 0), 1.5)
+    fibres *= 1.2 / fibres.std()
+    return np.array(SWEEP, np.float32) - depth + fibres[..., None]
+
+
+def test_a_woven_pale_surface_is_found_and_a_hole_through_it_stays_open(segmenter):
+    """A pale plush bag with a handle loop, as light as the sweep: its pixel
+    grain is the sweep's (the camera's noise fills that band) and only its
+    outline was found (1.5% of the body); woven at a strand's scale and a shade
+    off the sweep, the body is the bag's. The sweep seen through the loop (its
+    own noise and colour, no strands) is not filled with it."""
+    body = rect(200, 110, 330, 290)
+    strap = np.zeros((SIZE, SIZE), np.float32)
+    cv2.ellipse(strap, (200, 200), (70, 90), 0, 180, 360, 1.0, 16, lineType=cv2.LINE_AA)
+    product = np.maximum(body, strap)
+    image = sweep(noise=1.0)
+    a = product[..., None]
+    outline = cv2.morphologyEx((product > 0.5).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    image = image * (1 - a) + strands(depth=6.0) * a
+    image[outline > 0] -= 12  # its outline, a shading edge
+    alpha = segmenter.segment(photo(image)).alpha
+    hole = np.zeros((SIZE, SIZE), np.float32)
+    cv2.ellipse(hole, (200, 200), (54, 74), 0, 180, 360, 1.0, -1)
+    hole *= 1 - body
+    seen_through = inside(hole, 6)
+    assert seen_through.sum() > 3000
+    assert (alpha[seen_through] >= 0.5).sum() == 0 and alpha[seen_through].mean() < 0.01
+    assert (alpha[inside(body)] > 0.5).mean() > 0.9
 
 
 @pytest.mark.parametrize("variant", [6, 8])

@@ -79,6 +79,20 @@ _PEEL_BEYOND = 4      # ...or this many when they match the backdrop right beyon
 _GRAIN_LOW = 1.8      # inside the product's hull, touching it and lit, grain this much over the sweep's noise is its surface
 _GRAIN_LIGHT = 0.95   # ...lighter than this share of the sweep (a shadow's noise is coarser)
 _PORES = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # the gaps in a patchy grain closed
+# Texture at the scale of a fur's strands (a difference of Gaussians, sigma 1 and 2
+# working pixels): the lit fur of a pale plush, about as bright as the sweep, has too
+# little pixel-scale grain (a camera's noise fills that band) but plenty at this scale.
+_WEAVE_SCALES = (1.0, 2.0)
+_WEAVE_FLOOR = 0.02   # mean |difference of Gaussians| (L*) of a camera's noise, the least a sweep is taken to have
+_WEAVE_REACH = 24     # working pixels round the product within which the sweep's own is read
+_WEAVE_SAMPLE = 200   # ...from at least this many of its lit pixels
+_WEAVE = 1.5          # inside the hull, touching the product and lit, this much over the sweep's is its surface
+_WEAVE_OFF = 0.8      # ...on a patch this far off the sweep on average (delta E): fibres shade each other
+_WEAVE_CONTACT = 0.3  # ...running on from it along this share of the patch's rim
+_WEAVE_HOLE = 1.2     # a hole left in that surface is more of it when its texture averages this much
+_WEAVE_WINDOW = (7, 7)  # working pixels over which it is averaged: a surface's weave is a regional trait
+_WEAVE_BANDS = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # patches thinner than this are an edge's halo
+_WEAVE_CLEAR = cv2.getStructuringElement(cv2.MORPH_RECT, (25, 25))  # ...and so is the texture this near a solid part
 _HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
@@ -756,15 +770,19 @@ def grow_grain(mask: np.ndarray, seen: Judgement, min_area: float) -> np.ndarray
     noise, under the bar for a surface) that touch the cut-out inside the hull
     of its parts and are about as light as the sweep: the lightest, least
     shaded fur of a pale plush on a bright sweep, which its outline and the
-    rest of it enclose. Outside the hull (a wall's or a floor's texture) and
-    in shade (a shadow's noise) such grain is not read."""
+    rest of it enclose. So do the patches woven at a strand's scale (``weave``)
+    and a shade off the sweep, and the holes left inside them that are woven
+    too. Outside the hull (a wall's or a floor's texture) and in shade (a
+    shadow's noise) such grain is not read."""
     if not mask.any():
         return mask
     box = _around(mask, _PORES.shape[0])  # the hull lies within the product's box
+    strands = weave(seen, box)
     part, seen = mask[box], seen.crop(box)
     hull = _hulls(mask, min_area)[box]  # which parts count as long is read against the frame
-    weak = ((scaled_grain(seen.coarse, seen.ratio) > _GRAIN_LOW) & (hull > 0) & (part == 0)
-            & (seen.ratio > _GRAIN_LIGHT)).view(np.uint8)
+    light = seen.ratio > _GRAIN_LIGHT
+    weak = (((scaled_grain(seen.coarse, seen.ratio) > _GRAIN_LOW) | _woven(strands, seen, part, light))
+            & (hull > 0) & (part == 0) & light).view(np.uint8)
     n, labels = cv2.connectedComponents(weak, connectivity=8)
     if n <= 1:
         return mask
@@ -772,10 +790,85 @@ def grow_grain(mask: np.ndarray, seen: Judgement, min_area: float) -> np.ndarray
     touch[labels[(cv2.dilate(part, _CROSS) > 0) & (weak > 0)]] = True
     touch[0] = False
     grown = part | touch[labels].view(np.uint8)
-    # Its grain is patchy: close the pores, within the hull.
+    # Its grain is patchy: close the pores, within the hull, and fill the wider
+    # gaps it encloses that are woven like it (the sweep seen through a real
+    # hole has the sweep's noise, and its colour).
+    grown |= cv2.morphologyEx(grown, cv2.MORPH_CLOSE, _PORES) & hull
+    n, labels = cv2.connectedComponents((grown == 0).view(np.uint8), connectivity=4)
+    enclosed = np.ones(n, bool)
+    enclosed[_on_border(labels)] = False
+    enclosed[0] = False  # the grown product itself
+    if enclosed.any():
+        holes = enclosed[labels]
+        at = labels[holes]
+        enclosed &= _label_means(at, n, strands[holes]) > _WEAVE_HOLE
+        enclosed &= _label_means(at, n, _delta_e(seen.offset[holes])) > _WEAVE_OFF
+        enclosed &= _label_means(at, n, light[holes]) > 0.5
+        grown |= enclosed[labels].view(np.uint8)
     out = mask.copy()
-    out[box] = grown | (cv2.morphologyEx(grown, cv2.MORPH_CLOSE, _PORES) & hull)
+    out[box] = grown
     return out
+
+
+def weave(seen: Judgement, box: tuple[slice, slice]) -> np.ndarray:
+    """float32 over ``box``: the texture at a fur's strands' scale
+    (``_WEAVE_SCALES``) against the lit sweep's own round the product, 0 near
+    sharp edges and wherever ``coarse`` is not read (a sweep blown out to white
+    keeps only the JPEG's texture), averaged over ``_WEAVE_WINDOW`` of calm pixels."""
+    rows, cols = box
+    h, w = seen.lit.shape
+    r = _WEAVE_REACH
+    big = (slice(max(rows.start - r, 0), min(rows.stop + r, h)), slice(max(cols.start - r, 0), min(cols.stop + r, w)))
+    calm = (seen.coarse[big] > 0).view(np.uint8)
+    # Beside a solid part (dark, or of its own colour) the sweep carries its edge's
+    # blur and the JPEG's ringing: not read there.
+    calm &= (cv2.dilate(seen.solid[big], _WEAVE_CLEAR) == 0).view(np.uint8)
+    lightness = np.ascontiguousarray(seen.offset[big][..., 0])  # off the sweep: the same texture on a flat base
+    fine, broad = _WEAVE_SCALES
+    band = np.abs(cv2.GaussianBlur(lightness, (0, 0), fine) - cv2.GaussianBlur(lightness, (0, 0), broad))
+    sweep = band[(seen.lit[big] > 0) & (calm > 0)]
+    out = np.zeros(seen.lit[box].shape, np.float32)
+    if len(sweep) < _WEAVE_SAMPLE:
+        return out
+    level = max(float(np.median(sweep)), _WEAVE_FLOOR)
+    share = cv2.blur(calm.astype(np.float32), _WEAVE_WINDOW)
+    total = cv2.blur(np.minimum(band, 4 * level) * calm, _WEAVE_WINDOW)  # a stray edge weighs little
+    local = np.where((share > 0.5) & (calm > 0), total / np.maximum(share, 1e-3) / level, 0.0)
+    y, x = rows.start - big[0].start, cols.start - big[1].start
+    out[:] = local[y:y + out.shape[0], x:x + out.shape[1]]
+    return out
+
+
+def _woven(strands: np.ndarray, seen: Judgement, part: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """bool: the patches of ``strands`` over ``_WEAVE`` (scaled like the grain for
+    the light's fall), their pores closed, that are not thin bands (the halo a
+    faint edge's blur leaves on the sweep beside it), lie on average a shade off
+    the sweep (``_WEAVE_OFF`` delta E: fibres shade each other) and run on from the
+    ``part`` along ``_WEAVE_CONTACT`` of their rim or more (fur beside fur; a
+    clump of the sweep's noise meets it at a corner)."""
+    found = ((scaled_grain(strands, seen.ratio) > _WEAVE) & (part == 0) & light).view(np.uint8)
+    found = cv2.morphologyEx(found, cv2.MORPH_CLOSE, _PORES) & (part == 0)
+    found = cv2.morphologyEx(found, cv2.MORPH_OPEN, _WEAVE_BANDS)
+    n, labels = cv2.connectedComponents(found, connectivity=8)
+    if n <= 1:
+        return found > 0
+    inside = found > 0
+    rim = np.bincount(labels[inside & (cv2.erode(found, _CROSS) == 0)], minlength=n)
+    contact = np.bincount(labels[inside & (cv2.dilate(part, _CROSS) > 0)], minlength=n)
+    keep = _label_means(labels[inside], n, _delta_e(seen.offset[inside])) > _WEAVE_OFF
+    keep &= contact >= _WEAVE_CONTACT * rim
+    keep[0] = False
+    return keep[labels]
+
+
+def _label_means(labels: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` per label (0..n-1) over the pixels given (0 where none)."""
+    return np.bincount(labels, values.astype(np.float64), n) / np.maximum(np.bincount(labels, minlength=n), 1)
+
+
+def _delta_e(offset: np.ndarray) -> np.ndarray:
+    """The length of each Lab offset (the last axis): its delta E."""
+    return np.sqrt(np.einsum("...c,...c->...", offset, offset))
 
 
 def drop_specks(mask: np.ndarray, min_area: float, seen: Judgement) -> np.ndarray:

@@ -71,6 +71,8 @@ _RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part whe
 _FRAME_OUTLINE = 0.5  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.5    # an area whose frame edge is under this share of its rim is closed along the frame
 _FRAME_INSIDE = 0.9   # ...when this share of it lies within the hull of the product's parts
+_FRAME_FIRM = 0.5     # ...or, rimmed this much by the product's outline and solid parts, under this share
+_FRAME_FIRM_CLOSE = 1.0  # ...of its rim along the frame (the end of a white barrel above a ring, cut by the frame)
 _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
@@ -671,14 +673,15 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     # product that fills the photo reaches the frame too, outside it.
     inside = np.bincount(labels[hull > 0], minlength=n)
     on_frame[(on_frame > 0) & (inside < _FRAME_INSIDE * np.bincount(labels.ravel(), minlength=n))] += labels.size
-    found = _outline_closed(labels, n, wide, outline, min_area, on_frame)
+    firm = outline | ((mask > 0) & (cv2.dilate(seen.solid, _PORES) > 0))  # a solid part's soft edge is its
+    found = _outline_closed(labels, n, wide, outline, min_area, on_frame, firm=firm)
     hull_n, hull_labels = cv2.connectedComponents(open_area & hull, connectivity=4)
     # Within the hull too, an area along the frame is closed only where the frame closes it,
     # and one whose side is mostly the hull's own straight line (the wedge between a cable and
     # the body it leaves) is open sweep: a white part missing a stretch of outline is mostly rimmed.
     along_hull = np.bincount(hull_labels[cv2.dilate(1 - hull, _CROSS) > 0], minlength=hull_n)
     found |= _outline_closed(hull_labels, hull_n, wide, outline, min_area,
-                             _on_frame(hull_labels, hull_n, box, whole.shape), along_hull)
+                             _on_frame(hull_labels, hull_n, box, whole.shape), along_hull, firm)
     if not found.any():
         return whole
     shading = cv2.GaussianBlur(seen.offset[..., 0], (0, 0), 3.0)
@@ -740,13 +743,16 @@ def _hulls(mask: np.ndarray, min_area: float) -> np.ndarray:
 
 
 def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.ndarray, min_area: float,
-                    on_frame: np.ndarray | None, along_hull: np.ndarray | None = None) -> np.ndarray:
+                    on_frame: np.ndarray | None, along_hull: np.ndarray | None = None,
+                    firm: np.ndarray | None = None) -> np.ndarray:
     """bool: the areas of ``labels`` (not the product) that are at least
     ``min_area``, mostly rimmed by outline, and (with ``on_frame``, their
     pixels on the frame's edge) enclosed, or closed along the frame edge:
-    touching it along less than ``_FRAME_CLOSE`` of their rim; with
-    ``along_hull`` (their pixels on the side of the hull they lie in) open
-    there along at most ``_HULL_OPEN`` of their rim."""
+    touching it along less than ``_FRAME_CLOSE`` of their rim, or along less
+    than ``_FRAME_FIRM_CLOSE`` where ``firm`` (outline or solid product) rims
+    them mostly: a product cut by the frame rims what it encloses there with
+    whatever it is made of. With ``along_hull`` (their pixels on the side of
+    the hull they lie in) open there along at most ``_HULL_OPEN`` of their rim."""
     if n <= 1:
         return np.zeros(labels.shape, bool)
     area = np.bincount(labels.ravel(), minlength=n)
@@ -759,6 +765,10 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
     if on_frame is not None:
         # Closing one along the frame assumes more: its rim must be mostly outline.
         keep &= (on_frame <= _FRAME_CLOSE * rim_len) & ((on_frame == 0) | (rim_outline >= _FRAME_OUTLINE * rim_len))
+        if firm is not None:
+            rim_firm = np.bincount(owner[firm[rim]], minlength=n)
+            keep |= ((area >= min_area) & (on_frame > 0) & (on_frame <= _FRAME_FIRM_CLOSE * rim_len)
+                     & (rim_firm >= _FRAME_FIRM * rim_len))
     if along_hull is not None:
         keep &= along_hull <= _HULL_OPEN * rim_len
     keep[0] = False

@@ -285,18 +285,23 @@ def test_a_pale_product_on_a_bright_sweep_is_filled_not_just_its_outline(segment
     assert alpha[outside(body, 6)].max() < 0.05
 
 
-def test_a_strap_loop_showing_the_sweep_stays_open_on_a_white_product(segmenter):
+def bag_with_loop(strap_width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float masks of a bag with a handle loop above it: its body, the whole
+    product, and the sweep seen through the loop (clear of the strap's edge)."""
     body = rect(200, 110, 330, 290)
     strap = np.zeros((SIZE, SIZE), np.float32)
-    cv2.ellipse(strap, (200, 200), (70, 90), 0, 180, 360, 1.0, 14, lineType=cv2.LINE_AA)
-    product = np.maximum(body, strap)
+    cv2.ellipse(strap, (200, 200), (70, 90), 0, 180, 360, 1.0, strap_width, lineType=cv2.LINE_AA)
+    hole = np.zeros((SIZE, SIZE), np.float32)
+    cv2.ellipse(hole, (200, 200), (70 - strap_width, 90 - strap_width), 0, 180, 360, 1.0, -1)
+    return body, np.maximum(body, strap), hole * (1 - body)
+
+
+def test_a_strap_loop_showing_the_sweep_stays_open_on_a_white_product(segmenter):
+    body, product, hole = bag_with_loop(14)
     image = sweep(noise=0.8)
     a = product[..., None]
     image = image * (1 - a) + pale_surface(product, shade=0.06, grain=3.0) * a
     alpha = segmenter.segment(photo(image)).alpha
-    hole = np.zeros((SIZE, SIZE), np.float32)  # the sweep seen through the loop
-    cv2.ellipse(hole, (200, 200), (56, 76), 0, 180, 360, 1.0, -1)
-    hole *= 1 - body
     assert inside(hole).sum() > 3000
     assert alpha[inside(hole)].max() < 0.05
     assert (alpha[inside(body)] > 0.5).mean() > 0.97
@@ -493,19 +498,13 @@ def test_a_woven_pale_surface_is_found_and_a_hole_through_it_stays_open(segmente
     outline was found (1.5% of the body); woven at a strand's scale and a shade
     off the sweep, the body is the bag's. The sweep seen through the loop (its
     own noise and colour, no strands) is not filled with it."""
-    body = rect(200, 110, 330, 290)
-    strap = np.zeros((SIZE, SIZE), np.float32)
-    cv2.ellipse(strap, (200, 200), (70, 90), 0, 180, 360, 1.0, 16, lineType=cv2.LINE_AA)
-    product = np.maximum(body, strap)
+    body, product, hole = bag_with_loop(16)
     image = sweep(noise=1.0)
     a = product[..., None]
     outline = cv2.morphologyEx((product > 0.5).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     image = image * (1 - a) + strands(depth=6.0) * a
     image[outline > 0] -= 12  # its outline, a shading edge
     alpha = segmenter.segment(photo(image)).alpha
-    hole = np.zeros((SIZE, SIZE), np.float32)
-    cv2.ellipse(hole, (200, 200), (54, 74), 0, 180, 360, 1.0, -1)
-    hole *= 1 - body
     seen_through = inside(hole, 6)
     assert seen_through.sum() > 3000
     assert (alpha[seen_through] >= 0.5).sum() == 0 and alpha[seen_through].mean() < 0.01

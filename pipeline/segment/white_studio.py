@@ -71,8 +71,8 @@ _RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part whe
 _FRAME_OUTLINE = 0.5  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.5    # an area whose frame edge is under this share of its rim is closed along the frame
 _FRAME_INSIDE = 0.9   # ...when this share of it lies within the hull of the product's parts
-_FRAME_FIRM = 0.5     # ...or, rimmed this much by the product's outline and solid parts, under this share
-_FRAME_FIRM_CLOSE = 1.0  # ...of its rim along the frame (the end of a white barrel above a ring, cut by the frame)
+_FRAME_FIRM = 0.5     # ...or when this share of its rim is the product's outline and solid parts
+_FRAME_FIRM_CLOSE = 1.0  # ...and its frame edge at most this share of its rim (a white barrel's end above a ring)
 _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
@@ -673,7 +673,7 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     # product that fills the photo reaches the frame too, outside it.
     inside = np.bincount(labels[hull > 0], minlength=n)
     on_frame[(on_frame > 0) & (inside < _FRAME_INSIDE * np.bincount(labels.ravel(), minlength=n))] += labels.size
-    firm = outline | ((mask > 0) & (cv2.dilate(seen.solid, _PORES) > 0))  # a solid part's soft edge is its
+    firm = outline | ((mask > 0) & (cv2.dilate(seen.solid, _PORES) > 0))  # with a solid part's soft edge
     found = _outline_closed(labels, n, wide, outline, min_area, on_frame, firm=firm)
     hull_n, hull_labels = cv2.connectedComponents(open_area & hull, connectivity=4)
     # Within the hull too, an area along the frame is closed only where the frame closes it,
@@ -823,8 +823,9 @@ def grow_grain(mask: np.ndarray, seen: Judgement, min_area: float) -> np.ndarray
 def weave(seen: Judgement, box: tuple[slice, slice]) -> np.ndarray:
     """float32 over ``box``: the texture at a fur's strands' scale
     (``_WEAVE_SCALES``) against the lit sweep's own round the product, 0 near
-    sharp edges and wherever ``coarse`` is not read (a sweep blown out to white
-    keeps only the JPEG's texture), averaged over ``_WEAVE_WINDOW`` of calm pixels."""
+    sharp edges, near solid parts (``_WEAVE_CLEAR``) and wherever ``coarse`` is
+    not read (a sweep blown out to white keeps only the JPEG's texture),
+    averaged over ``_WEAVE_WINDOW`` of calm pixels."""
     rows, cols = box
     h, w = seen.lit.shape
     r = _WEAVE_REACH

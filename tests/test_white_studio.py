@@ -189,6 +189,17 @@ def test_a_dark_backdrop_is_answered_with_no_cutout(segmenter):
     assert isinstance(answer, NoCutout) and answer.kind == NO_SWEEP and "not a light sweep" in answer.reason
 
 
+def test_a_photo_of_noise_is_answered_with_no_cutout(segmenter):
+    """A garbled photo (noise all over): its grid cells average out to a flat
+    light grey the sweep's fit accepts, and every pixel passed for product (the
+    whole frame cut out); the border's own texture says it is no sweep."""
+    from pipeline.segment.base import NO_SWEEP, NoCutout
+
+    rgb = np.random.default_rng(3).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    answer = segmenter.segment(rgb)
+    assert isinstance(answer, NoCutout) and answer.kind == NO_SWEEP and "textured all over" in answer.reason
+
+
 def test_an_empty_sweep_gives_an_empty_cutout(segmenter):
     assert segmenter.segment(photo(sweep())).alpha.max() < 0.05
 

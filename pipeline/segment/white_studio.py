@@ -55,6 +55,9 @@ from pipeline.segment.base import NO_SWEEP, Doubt, NoCutout, Segmentation, downs
 _FIT_CELLS = 64  # the sweep is fitted on a grid this many cells along the long side
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _RIM = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (13, 13))  # how far round a hole its rim is judged
+_BEYOND_RIM = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25))  # ...and what lies past a thin rim
+_PAST_ENCLOSED = 0.9  # a hole whose thin rim has this share of another enclosed area past it goes through a part
+_MIN_PAST = 20        # ...judged from at least this many pixels past the rim
 # How far round a flat dark patch its rim is judged: past the band its texture
 # blur leaves at its edge (4 px), a hard penumbra and the JPEG ringing beside it.
 _SHADOW_REACH = cv2.getStructuringElement(cv2.MORPH_RECT, (25, 25))
@@ -147,7 +150,7 @@ class WhiteStudioParams(Params):
     cast_shadow_area: float = Field(0.004, ge=0, le=1, description="...and it covers at least this fraction of the photo; a smaller flat dark patch is a product part")
     shade_open_share: float = Field(0.25, ge=0, le=1, description="a smooth shadow-toned patch is product when less than this share of its rim is lit sweep")
     hole_sweep_share: float = Field(0.5, gt=0, le=1, description="an enclosed hole stays open when at least this share of it is lit sweep")
-    hole_rim_solid: float = Field(0.3, ge=0, le=1, description="...and at least this share of its rim is solid product, not just an outline")
+    hole_rim_solid: float = Field(0.25, ge=0, le=1, description="...and at least this share of its rim is solid product, not just an outline")
     hole_min_width: float = Field(8.0, ge=0, le=100, description="...and is at least this wide in working pixels (a glint on glass is a thin slit)")
     hole_match: float = Field(1.2, gt=0, le=30, description="...and its median colour is within this delta E of the fitted sweep (a white panel is a shade or tint off it)")
     min_object: float = Field(0.0004, ge=0, lt=0.5, description="smallest object (or hole) kept, fraction of the photo's area; smaller specks are dust")
@@ -624,7 +627,8 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.
     area = np.bincount(labels.ravel(), minlength=n)
     sweep = np.bincount(labels[lit > 0], minlength=n)
     candidates = np.flatnonzero(fill & (area >= min_area) & (sweep >= p.hole_sweep_share * area))
-    open_ = [k for k in candidates if _see_through(labels == k, mask, solid, offset, p, coarse)]
+    inner = np.where(fill[labels], labels, -1)  # each enclosed area's label, -1 elsewhere
+    open_ = [k for k in candidates if _see_through(labels == k, mask, solid, offset, p, coarse, inner, k)]
     fill[open_] = False
     # Two see-through holes parted only by a light line are one face with a seam across it.
     if len(open_) > 1:
@@ -638,26 +642,35 @@ def fill_holes(mask: np.ndarray, lit: np.ndarray, solid: np.ndarray, offset: np.
 
 
 def _see_through(hole: np.ndarray, mask: np.ndarray, solid: np.ndarray, offset: np.ndarray,
-                 p: WhiteStudioParams, coarse: np.ndarray) -> bool:
-    """Whether a lit hole is a gap in the product rather than a white patch on
-    it: wide enough to see through (a glint on glass is a thin slit), rimmed
-    by solid product, not just by an outline, and continuing the fitted sweep
-    precisely. Lit only means within ``sweep_tolerance``; a white panel sits a
-    steady shade or tint off the sweep (its own paint, its own angle to the
-    light), where the sweep seen through a loop matches the fit to its noise."""
+                 p: WhiteStudioParams, coarse: np.ndarray, inner: np.ndarray, k: int) -> bool:
+    """Whether a lit hole (label ``k`` of ``inner``, the enclosed areas' labels,
+    -1 elsewhere) is a gap in the product rather than a white patch on it: wide
+    enough to see through (a glint on glass is a thin slit), continuing the
+    fitted sweep precisely, and rimmed by solid product, not just by an
+    outline -- or by an outline with another enclosed area past it all round:
+    the unfound white surface of a ring or a handle the hole goes through (a
+    white patch's outline has the sweep or the product's found parts past it).
+    Lit only means within ``sweep_tolerance``; a white panel sits a steady
+    shade or tint off the sweep (its own paint, its own angle to the light),
+    where the sweep seen through a loop matches the fit to its noise."""
     if float(np.linalg.norm(np.median(offset[hole], axis=0))) > p.hole_match:
         return False
     # The sweep seen through a hole has the sweep's own noise; a white surface has its grain.
     if float(np.median(coarse[hole])) > _HOLE_GRAIN:
         return False
-    r = _RIM.shape[0] // 2
+    r = _BEYOND_RIM.shape[0] // 2
     x, y, w, h = cv2.boundingRect(hole.view(np.uint8))
     box = np.s_[max(y - r, 0):y + h + r, max(x - r, 0):x + w + r]
     hole = hole[box].view(np.uint8)
     if cv2.distanceTransform(hole, cv2.DIST_L2, 3).max() < p.hole_min_width / 2:
         return False
     rim = (cv2.dilate(hole, _RIM) > hole) & (mask[box] > 0)
-    return bool(rim.any()) and float(solid[box][rim].mean()) >= p.hole_rim_solid
+    if not rim.any():
+        return False
+    if float(solid[box][rim].mean()) >= p.hole_rim_solid:
+        return True
+    past = inner[box][(cv2.dilate(hole, _BEYOND_RIM) > hole) & (mask[box] == 0)]
+    return len(past) >= _MIN_PAST and float(np.mean((past >= 0) & (past != k))) >= _PAST_ENCLOSED
 
 
 def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_area: float) -> np.ndarray:

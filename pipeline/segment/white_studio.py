@@ -150,7 +150,7 @@ class WhiteStudioParams(Params):
     cast_shadow_area: float = Field(0.004, ge=0, le=1, description="...and it covers at least this fraction of the photo; a smaller flat dark patch is a product part")
     shade_open_share: float = Field(0.25, ge=0, le=1, description="a smooth shadow-toned patch is product when less than this share of its rim is lit sweep")
     hole_sweep_share: float = Field(0.5, gt=0, le=1, description="an enclosed hole stays open when at least this share of it is lit sweep")
-    hole_rim_solid: float = Field(0.25, ge=0, le=1, description="...and at least this share of its rim is solid product, not just an outline")
+    hole_rim_solid: float = Field(0.3, ge=0, le=1, description="...and at least this share of its rim is solid product, not just an outline")
     hole_min_width: float = Field(8.0, ge=0, le=100, description="...and is at least this wide in working pixels (a glint on glass is a thin slit)")
     hole_match: float = Field(1.2, gt=0, le=30, description="...and its median colour is within this delta E of the fitted sweep (a white panel is a shade or tint off it)")
     min_object: float = Field(0.0004, ge=0, lt=0.5, description="smallest object (or hole) kept, fraction of the photo's area; smaller specks are dust")

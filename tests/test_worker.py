@@ -118,13 +118,18 @@ def add(s, rel, data=None, product="p1", view="Front", index=1, category="defaul
     return job
 
 
-def plain_photo(level: int) -> bytes:
-    """A 200 px JPEG of one flat grey: a dark one has no sweep, a light one is an empty sweep."""
+def plain_photo(level: int | None) -> bytes:
+    """A 200 px JPEG of one flat grey: a dark one has no sweep, a light one is an
+    empty sweep; ``None``: noise all over (a garbled photo)."""
     import io
 
     from PIL import Image
     buf = io.BytesIO()
-    Image.new("RGB", (200, 200), (level,) * 3).save(buf, "JPEG")
+    if level is None:
+        noise = np.random.default_rng(5).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+        Image.fromarray(noise).save(buf, "JPEG")
+    else:
+        Image.new("RGB", (200, 200), (level,) * 3).save(buf, "JPEG")
     return buf.getvalue()
 
 
@@ -247,6 +252,7 @@ def test_a_bad_photo_is_quarantined_at_once(setup):
 
 
 @pytest.mark.parametrize("backdrop, reason", [(20, "no sweep: the photo's border is not a light sweep"),
+                                               (None, "no sweep: the photo's border is textured all over"),
                                                (245, "no product: the segmenter found no product")])
 def test_a_photo_that_cannot_be_cut_out_is_quarantined_at_once_with_the_answer(setup, backdrop, reason):
     from pipeline.segment.white_studio import WhiteStudioSegmenter

@@ -25,6 +25,7 @@ from integrations.shopify.errors import PermanentError, TransientError
 from integrations.shopify.publish import NeedsReview, Published
 from pipeline.errors import NotAnImage, SegmenterError, TruncatedImage
 from pipeline.segment.base import Segmentation
+from tests.conftest import encode_bytes
 from tests.daemon_helpers import photo_bytes, wait_for
 
 NO_REVIEW = {"default": {"review": {"mode": "never"}}}
@@ -118,19 +119,14 @@ def add(s, rel, data=None, product="p1", view="Front", index=1, category="defaul
     return job
 
 
-def plain_photo(level: int | None) -> bytes:
-    """A 200 px JPEG of one flat grey: a dark one has no sweep, a light one is an
-    empty sweep; ``None``: noise all over (a garbled photo)."""
-    import io
+def plain_photo(level: int) -> bytes:
+    """A 200 px JPEG of one flat grey: a dark one has no sweep, a light one is an empty sweep."""
+    return encode_bytes(np.full((200, 200, 3), level, np.uint8))
 
-    from PIL import Image
-    buf = io.BytesIO()
-    if level is None:
-        noise = np.random.default_rng(5).integers(0, 256, (200, 200, 3), dtype=np.uint8)
-        Image.fromarray(noise).save(buf, "JPEG")
-    else:
-        Image.new("RGB", (200, 200), (level,) * 3).save(buf, "JPEG")
-    return buf.getvalue()
+
+def garbled_photo() -> bytes:
+    """A 200 px JPEG of noise all over."""
+    return encode_bytes(np.random.default_rng(5).integers(0, 256, (200, 200, 3), dtype=np.uint8))
 
 
 def state_of(s, job):
@@ -251,15 +247,15 @@ def test_a_bad_photo_is_quarantined_at_once(setup):
     worker.stop(5)
 
 
-@pytest.mark.parametrize("backdrop, reason", [(20, "no sweep: the photo's border is not a light sweep"),
-                                               (None, "no sweep: the photo's border is textured all over"),
-                                               (245, "no product: the segmenter found no product")])
-def test_a_photo_that_cannot_be_cut_out_is_quarantined_at_once_with_the_answer(setup, backdrop, reason):
+@pytest.mark.parametrize("data, reason", [(plain_photo(20), "no sweep: the photo's border is not a light sweep"),
+                                           (garbled_photo(), "no sweep: the photo's border is textured all over"),
+                                           (plain_photo(245), "no product: the segmenter found no product")])
+def test_a_photo_that_cannot_be_cut_out_is_quarantined_at_once_with_the_answer(setup, data, reason):
     from pipeline.segment.white_studio import WhiteStudioSegmenter
 
     s = setup
     worker = start(s, segmenter=WhiteStudioSegmenter())
-    job = add(s, "x.jpg", data=plain_photo(backdrop))
+    job = add(s, "x.jpg", data=data)
     wait_for(lambda: state_of(s, job) == "quarantined", 10)
     got = s.journal.get(job.id)
     assert got.attempts == 1 and got.error.startswith(reason) and s.finish.calls == 0

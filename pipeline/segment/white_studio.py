@@ -113,6 +113,8 @@ _RAMP = 0.7          # a ramp keeps more than this share of its gradient there; 
 _STEP = 0.4          # ...and a step under this share (a white face's faint edge: 0.2-0.35)
 _FAINT = 0.4         # a step down to this share of edge_threshold is an edge, where it bridges the outline's gaps
 _BRIDGE = cv2.getStructuringElement(cv2.MORPH_RECT, (31, 31))  # ...within this reach of the other evidence
+_FAINT_LINE = 0.05   # ...or, anywhere, along a line in from the frame's edge this long (share of the long side)
+_FAINT_JOIN = np.ones((5, 5), np.uint8)  # ...whose breaks under 5 px are bridged
 _MIN_CONTRAST = 20.0  # sRGB distance under which product and background colours are too alike to mix
 _LAB_SCALE = np.array([[100 / 255, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]], np.float32)
 
@@ -381,15 +383,14 @@ def judge(lab: np.ndarray, sweep: SweepFit, p: WhiteStudioParams) -> Judgement:
     # ramp as steep as an edge (a small product's tight contact shadow) is not evidence;
     # a faint step (a white face barely off the sweep) is, as a line one pixel wide
     # where it bridges the gaps of the product's outline, not farther out (a glossy
-    # floor's far edge is as faint).
+    # floor's far edge is as faint), or as a long line in from the frame's edge.
     broad = coarse_gradient(L)
     ramp = (broad > _RAMP * edges) & (ratio < 1.0) & ~colour
     detail = ((edges > p.edge_threshold) & ~ramp) | ((texture > p.texture_threshold) & ~lit) | grainy(coarse, ratio)
     # Coloured light spilled on the sweep is the sweep, tinted: not the product's own colour.
     colour &= ~spilled_light(colour, off_chroma, ratio, edges, texture, p)
     faint = (edges > _FAINT * p.edge_threshold) & (edges <= p.edge_threshold) & (broad < _STEP * edges)
-    faint &= cv2.dilate((colour | tone | detail).view(np.uint8), _BRIDGE) > 0
-    detail |= _ridge(faint, edges, L)
+    detail |= _faint_lines(_ridge(faint, edges, L), cv2.dilate((colour | tone | detail).view(np.uint8), _BRIDGE) > 0)
     # JPEG blocks speckle a smooth shadow with texture; over a wider window it is flat.
     dark_smooth = (ratio < p.shadow_floor) & ~colour & (cv2.blur(texture, (9, 9)) < p.texture_threshold)
     return Judgement(evidence=(colour | tone | detail).view(np.uint8), lit=lit.view(np.uint8),
@@ -420,6 +421,26 @@ def _ridge(candidate: np.ndarray, edges: np.ndarray, lightness: np.ndarray) -> n
     here = mag[ys + 1, xs + 1]
     out[ys, xs] = (here >= mag[ys + 1 + dy, xs + 1 + dx]) & (here >= mag[ys + 1 - dy, xs + 1 - dx])
     return out
+
+
+def _faint_lines(line: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """bool: the faint steps' ``line`` pixels that are evidence: those ``near``
+    other evidence, where they bridge the outline's gaps, and whole lines (gaps
+    under ``_FAINT_JOIN`` pixels bridged) at least ``_FAINT_LINE`` of the
+    photo's long side that run in from the frame's edge: the lit side of a
+    product that fills the frame (a white bulb lit from its side) can be as
+    light as the sweep but for a faint step, with nothing else in reach to
+    bridge, while a glossy floor's or a reflection's far edge, as faint, lies
+    beside the product and ends on the sweep."""
+    n, labels = cv2.connectedComponents(cv2.dilate(line.view(np.uint8), _FAINT_JOIN), connectivity=8)
+    if n <= 1:
+        return line & near
+    long = np.bincount(labels[line], minlength=n) >= _FAINT_LINE * max(line.shape)
+    frame = np.zeros(n, bool)
+    frame[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    long &= frame
+    long[0] = False
+    return line & (near | long[labels])
 
 
 def coarse_gradient(lightness: np.ndarray) -> np.ndarray:
@@ -701,7 +722,8 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     # product that fills the photo reaches the frame too, outside it.
     inside = np.bincount(labels[hull > 0], minlength=n)
     on_frame[(on_frame > 0) & (inside < _FRAME_INSIDE * np.bincount(labels.ravel(), minlength=n))] += labels.size
-    firm = outline | ((mask > 0) & (cv2.dilate(seen.solid, _PORES) > 0))  # with a solid part's soft edge
+    # Firm: outline, or product that is solid or thicker than an outline (with its soft edge).
+    firm = outline | ((mask > 0) & (cv2.dilate(seen.solid | _thick(mask), _PORES) > 0))
     found = _outline_closed(labels, n, wide, outline, min_area, on_frame, firm=firm)
     hull_n, hull_labels = cv2.connectedComponents(open_area & hull, connectivity=4)
     # Within the hull too, an area along the frame is closed only where the frame closes it,
@@ -777,8 +799,8 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
     ``min_area``, mostly rimmed by outline, and (with ``on_frame``, their
     pixels on the frame's edge) enclosed, or closed along the frame edge:
     touching it along less than ``_FRAME_CLOSE`` of their rim, or along less
-    than ``_FRAME_FIRM_CLOSE`` where ``firm`` (outline or solid product) rims
-    them mostly: a product cut by the frame rims what it encloses there with
+    than ``_FRAME_FIRM_CLOSE`` where ``firm`` (outline, or product solid or
+    thicker than an outline) rims them mostly: a product cut by the frame rims what it encloses there with
     whatever it is made of. With ``along_hull`` (their pixels on the side of
     the hull they lie in) open there along at most ``_HULL_OPEN`` of their rim."""
     if n <= 1:
@@ -1259,7 +1281,7 @@ def _outline(subject: np.ndarray, seen: Judgement) -> np.ndarray:
     colour nor dark (under a third solid) and light (lightness mostly at least
     65% of the sweep's): what is left of a white product found by its edges
     alone. A shoelace or a tripod leg is thin but solid; a kept shadow is dark."""
-    thin = ((subject > 0) & (cv2.morphologyEx(subject, cv2.MORPH_OPEN, _THIN) == 0)).view(np.uint8)
+    thin = ((subject > 0) & (_thick(subject) == 0)).view(np.uint8)
     n, labels = cv2.connectedComponents(thin, connectivity=8)
     if n <= 1:
         return thin > 0
@@ -1271,6 +1293,11 @@ def _outline(subject: np.ndarray, seen: Judgement) -> np.ndarray:
     keep = (solid < size / 3) & (light >= size / 2)
     keep[0] = False
     return keep[labels]
+
+
+def _thick(mask: np.ndarray) -> np.ndarray:
+    """uint8: the parts of ``mask`` wider than an outline (``_THIN``)."""
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, _THIN)
 
 
 def drop_kept_shadows(mask: np.ndarray, lab: np.ndarray, seen: Judgement, sweep: SweepFit,
@@ -1297,7 +1324,7 @@ def drop_kept_shadows(mask: np.ndarray, lab: np.ndarray, seen: Judgement, sweep:
         # What is left of the shadow's rim: a thin line of edge evidence round it,
         # neither solid product nor thicker than an outline.
         rim = (cv2.dilate(clear, _PENUMBRA) > 0) & (seen.solid == 0)
-        thin = cv2.dilate(cv2.erode(kept, _THIN), _THIN) == 0
+        thin = _thick(kept) == 0
         kept = kept & (~(rim & thin)).view(np.uint8)
     if not kept.any():
         return kept, 0.0

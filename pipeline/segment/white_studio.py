@@ -75,8 +75,9 @@ _RIM_OUTLINE = 0.3    # an area nearly closed by the product is a white part whe
 _FRAME_OUTLINE = 0.5  # ...and at least this share of its rim is outline
 _FRAME_CLOSE = 0.5    # an area whose frame edge is under this share of its rim is closed along the frame
 _FRAME_INSIDE = 0.9   # ...when this share of it lies within the hull of the product's parts
-_FRAME_FIRM = 0.5     # ...or when this share of its rim is the product's outline and solid parts
+_FIRM = 0.5           # ...or when this share of its rim is the product's outline, solid and thick parts
 _FRAME_FIRM_CLOSE = 1.0  # ...and its frame edge at most this share of its rim (a white barrel's end above a ring)
+_HULL_FIRM_OUTLINE = 0.2  # inside the hull such an area, off the frame, is closed with this share outline
 _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
@@ -800,9 +801,11 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
     pixels on the frame's edge) enclosed, or closed along the frame edge:
     touching it along less than ``_FRAME_CLOSE`` of their rim, or along less
     than ``_FRAME_FIRM_CLOSE`` where ``firm`` (outline, or product solid or
-    thicker than an outline) rims them mostly: a product cut by the frame rims what it encloses there with
-    whatever it is made of. With ``along_hull`` (their pixels on the side of
-    the hull they lie in) open there along at most ``_HULL_OPEN`` of their rim."""
+    thicker than an outline) rims them mostly (``_FIRM``): a product cut by
+    the frame rims what it encloses there with whatever it is made of. With ``along_hull`` (their pixels on the side of
+    the hull they lie in) open there along at most ``_HULL_OPEN`` of their rim,
+    and closed off the frame where ``firm`` rims them mostly and outline along
+    ``_HULL_FIRM_OUTLINE`` (a white lens's end beside its ring)."""
     if n <= 1:
         return np.zeros(labels.shape, bool)
     area = np.bincount(labels.ravel(), minlength=n)
@@ -812,14 +815,16 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
     rim_len = np.bincount(owner, minlength=n)
     rim_outline = np.bincount(owner[outline[rim]], minlength=n)
     keep = (area >= min_area) & (rim_outline >= _RIM_OUTLINE * np.maximum(rim_len, 1))
+    firmly = np.zeros(n, bool)
+    if firm is not None:
+        firmly = (area >= min_area) & (np.bincount(owner[firm[rim]], minlength=n) >= _FIRM * rim_len)
     if on_frame is not None:
         # Closing one along the frame assumes more: its rim must be mostly outline.
         keep &= (on_frame <= _FRAME_CLOSE * rim_len) & ((on_frame == 0) | (rim_outline >= _FRAME_OUTLINE * rim_len))
-        if firm is not None:
-            rim_firm = np.bincount(owner[firm[rim]], minlength=n)
-            keep |= ((area >= min_area) & (on_frame > 0) & (on_frame <= _FRAME_FIRM_CLOSE * rim_len)
-                     & (rim_firm >= _FRAME_FIRM * rim_len))
+        keep |= firmly & (on_frame > 0) & (on_frame <= _FRAME_FIRM_CLOSE * rim_len)
     if along_hull is not None:
+        # Inside the hull, one rimmed mostly by the product, part of it outline, is closed too.
+        keep |= firmly & (on_frame == 0) & (rim_outline >= _HULL_FIRM_OUTLINE * rim_len)
         keep &= along_hull <= _HULL_OPEN * rim_len
     keep[0] = False
     return keep[labels]

@@ -581,12 +581,18 @@ def test_the_backdrop_round_a_product_that_fills_the_photo_is_not_closed_along_t
     reaches the frame too, and with a gap in the outline it joins the bulb's
     inside. Closed along the frame (its rim half outline) it made the whole
     photo the cut-out, which then collapsed to 7% of the bulb; the frame only
-    closes what lies within the hull of the product's parts."""
+    closes what lies within the hull of the product's parts. Within that hull
+    the white sweep beside each pin, below the chamfer, joined the bulb's
+    inside through a gap in the chamfer's outline and was filled with it (a
+    wedge of 3,850 pixels each side): flat, lit and running in across the
+    hull's side, it stays sweep."""
     rgb = cv2.cvtColor(cv2.imread(str(testdata / "abo_aws_samples" / "images" / "B074M5HPBD_dcace9b5.jpg")),
                        cv2.COLOR_BGR2RGB)
     cut = segmenter.segment(rgb).alpha >= 0.5
     assert 0.4 < cut.mean() < 0.7
     assert not (cut[:20, :20].any() or cut[:20, -20:].any() or cut[-20:, :20].any() or cut[-20:, -20:].any())
+    beside_pins = cut[905:925, 292:312], cut[905:925, 579:599]
+    assert not any(wedge.any() for wedge in beside_pins)
 
 
 def test_a_white_lens_end_beside_its_ring_is_closed_by_the_ring_and_its_outline(segmenter, tmp_path):

@@ -756,11 +756,29 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
         fill[k] = shaped or steady
     if not fill.any():
         return whole
-    filled = fill[labels]
+    filled = fill[labels] & ~_sweep_run_in(fill[labels], wide, shaded, seen.lit)
     bridge = (wide > mask) & (cv2.dilate(filled.view(np.uint8), _OUTLINE_GAP) > 0)
     out = whole.copy()
     out[box] |= (filled | bridge).view(np.uint8)
     return out
+
+
+def _sweep_run_in(filled: np.ndarray, wide: np.ndarray, shaded: np.ndarray, lit: np.ndarray) -> np.ndarray:
+    """bool: the parts of the ``filled`` areas that are the sweep running in
+    from outside them: patches that are flat (not ``shaded``) and ``lit``,
+    wider than the outline's gaps bridged, that touch the open sweep beyond
+    (across the hull's straight side, or an area left open), with their rim.
+    A gap in an outline joins such a patch to the product's inside (the
+    wedge between a white bulb's chamfer and its pins)."""
+    flat = cv2.morphologyEx((filled & ~shaded & (lit > 0)).view(np.uint8), cv2.MORPH_OPEN, _OUTLINE_GAP)
+    if not flat.any():
+        return np.zeros(filled.shape, bool)
+    n, patches = cv2.connectedComponents(flat, connectivity=4)
+    outside = cv2.dilate(((wide == 0) & ~filled).view(np.uint8), _CROSS) > 0
+    runs_in = np.zeros(n, bool)
+    runs_in[patches[outside & (flat > 0)]] = True
+    runs_in[0] = False
+    return cv2.dilate(runs_in[patches].view(np.uint8), _OUTLINE_GAP) > 0
 
 
 def _box_sides(box: tuple[slice, slice], shape: tuple[int, ...]):

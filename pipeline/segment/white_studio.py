@@ -756,7 +756,8 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
         fill[k] = shaped or steady
     if not fill.any():
         return whole
-    filled = fill[labels] & ~_sweep_run_in(fill[labels], wide, shaded, seen.lit)
+    filled = fill[labels]
+    filled &= ~_sweep_run_in(filled, wide, shaded, seen.lit)
     bridge = (wide > mask) & (cv2.dilate(filled.view(np.uint8), _OUTLINE_GAP) > 0)
     out = whole.copy()
     out[box] |= (filled | bridge).view(np.uint8)
@@ -820,10 +821,11 @@ def _outline_closed(labels: np.ndarray, n: int, wide: np.ndarray, outline: np.nd
     touching it along less than ``_FRAME_CLOSE`` of their rim, or along less
     than ``_FRAME_FIRM_CLOSE`` where ``firm`` (outline, or product solid or
     thicker than an outline) rims them mostly (``_FIRM``): a product cut by
-    the frame rims what it encloses there with whatever it is made of. With ``along_hull`` (their pixels on the side of
-    the hull they lie in) open there along at most ``_HULL_OPEN`` of their rim,
-    and closed off the frame where ``firm`` rims them mostly and outline along
-    ``_HULL_FIRM_OUTLINE`` (a white lens's end beside its ring)."""
+    the frame rims what it encloses there with whatever it is made of. With
+    ``along_hull`` (their pixels on the side of the hull they lie in) open
+    there along at most ``_HULL_OPEN`` of their rim, and closed off the frame
+    where ``firm`` rims them mostly and outline along ``_HULL_FIRM_OUTLINE``
+    (a white lens's end beside its ring)."""
     if n <= 1:
         return np.zeros(labels.shape, bool)
     area = np.bincount(labels.ravel(), minlength=n)

@@ -1371,7 +1371,8 @@ def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement,
     the shadow of its head) and on across the legs they pass under, and those
     that start on the floor at the product's foot (a monopod's,
     ``_floor_lines``; their length is read against the photo's ``long_side``),
-    with their own soft edge. Also the floor lines that do not fade (a strap looks the same)."""
+    with their own soft edge and the dark core they enclose. Also the floor
+    lines that do not fade (a strap looks the same)."""
     solid = seen.solid > 0
     thin = (kept > 0) & (cv2.morphologyEx(kept, cv2.MORPH_OPEN, _LINE) == 0) & ~solid
     core = thin & (cv2.dilate(solid.view(np.uint8), _HUG) == 0)
@@ -1398,7 +1399,11 @@ def _shadow_lines(kept: np.ndarray, clear: np.ndarray, seen: Judgement,
         met[parts[cv2.dilate(lines, _CROSS) > 0]] = True
         met[0] = False
         lines |= met[parts].view(np.uint8)
-    return (cv2.dilate(lines, _HUG) > 0) & (thin | (lines > 0)), (floor & ~fades)[labels]
+    # A dropped line takes its own soft edge and the core it encloses: a hard shadow's umbra,
+    # darker than shadow_floor, is solid by its darkness and was left as a stroke on the floor.
+    dropped_lines = (cv2.dilate(lines, _HUG) > 0) & (thin | (lines > 0))
+    dropped_lines |= (cv2.morphologyEx(lines, cv2.MORPH_CLOSE, _LINE) > 0) & (kept > 0)
+    return dropped_lines, (floor & ~fades)[labels]
 
 
 def _floor_lines(labels: np.ndarray, stats: np.ndarray, kept: np.ndarray, seen: Judgement,

@@ -624,6 +624,17 @@ def test_a_white_lens_end_beside_its_ring_is_closed_by_the_ring_and_its_outline(
     assert iou(alpha, truth) > 0.98
 
 
+def test_at_the_booths_size_a_white_lens_end_rimmed_by_a_sixth_outline_is_closed(segmenter, tmp_path):
+    """At 4000 px (variant 25) the same lens's end segment is parted by its
+    highlight's edge, and its upper half is rimmed only 18.5% by outline
+    (IoU 0.930). With the bar at 15% the sweep between a plush's ears, a
+    sliver the hull closes, would be filled too: a flat lit patch 9 working
+    pixels wide that touches the open sweep is read as sweep running in."""
+    rgb, truth = _make_cases(tmp_path, "--size", "4000", "--variant", "25", "--only", "lens_white")("lens_white")
+    alpha = cv2.resize(segmenter.segment(rgb).alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    assert iou(alpha, truth) > 0.98
+
+
 @pytest.fixture(scope="module")
 def side_lit_bulbs(tmp_path_factory):
     """Variants 5 and 11 of the white bulb that fills the frame top to bottom."""

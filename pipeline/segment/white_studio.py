@@ -77,7 +77,7 @@ _FRAME_CLOSE = 0.5    # an area whose frame edge is under this share of its rim 
 _FRAME_INSIDE = 0.9   # ...when this share of it lies within the hull of the product's parts
 _FIRM = 0.5           # ...or when this share of its rim is the product's outline, solid and thick parts
 _FRAME_FIRM_CLOSE = 1.0  # ...and its frame edge at most this share of its rim (a white barrel's end above a ring)
-_HULL_FIRM_OUTLINE = 0.2  # inside the hull such an area, off the frame, is closed with this share outline
+_HULL_FIRM_OUTLINE = 0.15  # inside the hull such an area, off the frame, is closed with this share outline
 _UPRIGHT = 4.0       # a flat patch this many times taller than wide stands up: a product part, not a shadow
 _GRAIN_SPECK = 0.02   # a separate part under this share of the largest, found by grain alone, is the floor's
 _PEEL = 2             # working pixels of the cut-out's rim that may be the sweep an edge's gradient spread onto
@@ -101,6 +101,7 @@ _WEAVE_WINDOW = (7, 7)  # working pixels over which it is averaged: a surface's 
 _WEAVE_BANDS = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # patches thinner than this are an edge's halo
 _WEAVE_CLEAR = cv2.getStructuringElement(cv2.MORPH_RECT, (25, 25))  # ...and so is the texture this near a solid part
 _HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
+_RUN_IN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))  # a flat lit patch this wide in a filled area is sweep running in
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
 _SPILL_LIGHT = 0.8    # spilled light dims the sweep little: lighter than this share of its lightness
@@ -767,11 +768,12 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
 def _sweep_run_in(filled: np.ndarray, wide: np.ndarray, shaded: np.ndarray, lit: np.ndarray) -> np.ndarray:
     """bool: the parts of the ``filled`` areas that are the sweep running in
     from outside them: patches that are flat (not ``shaded``) and ``lit``,
-    wider than the outline's gaps bridged, that touch the open sweep beyond
-    (across the hull's straight side, or an area left open), with their rim.
-    A gap in an outline joins such a patch to the product's inside (the
-    wedge between a white bulb's chamfer and its pins)."""
-    flat = cv2.morphologyEx((filled & ~shaded & (lit > 0)).view(np.uint8), cv2.MORPH_OPEN, _OUTLINE_GAP)
+    at least ``_RUN_IN`` wide, that touch the open sweep beyond (across the
+    hull's straight side, or an area left open), with their rim. A gap in an
+    outline joins such a patch to the product's inside (the wedge between a
+    white bulb's chamfer and its pins), and the hull closes the sweep between
+    a plush's ears."""
+    flat = cv2.morphologyEx((filled & ~shaded & (lit > 0)).view(np.uint8), cv2.MORPH_OPEN, _RUN_IN)
     if not flat.any():
         return np.zeros(filled.shape, bool)
     n, patches = cv2.connectedComponents(flat, connectivity=4)
@@ -779,7 +781,7 @@ def _sweep_run_in(filled: np.ndarray, wide: np.ndarray, shaded: np.ndarray, lit:
     runs_in = np.zeros(n, bool)
     runs_in[patches[outside & (flat > 0)]] = True
     runs_in[0] = False
-    return cv2.dilate(runs_in[patches].view(np.uint8), _OUTLINE_GAP) > 0
+    return cv2.dilate(runs_in[patches].view(np.uint8), _RUN_IN) > 0
 
 
 def _box_sides(box: tuple[slice, slice], shape: tuple[int, ...]):

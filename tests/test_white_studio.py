@@ -654,7 +654,14 @@ def test_a_white_bulb_filling_the_frame_lit_from_its_side_is_found_whole(segment
     its thicker edges, which were not counted as rimming it."""
     rgb, truth = side_lit_bulbs(variant)
     alpha = cv2.resize(segmenter.segment(rgb).alpha, truth.shape[::-1], interpolation=cv2.INTER_LINEAR)
-    assert iou(alpha, truth) > 0.95
+    assert iou(alpha, truth) > 0.99
+    # The sweep between its pins, where they run out of the bottom of the frame, joined the bulb's
+    # inside through a gap in the base's bottom edge and was filled with it (0.97): it meets the frame
+    # between two parts of the product, flat and lit, and is the sweep running in.
+    bottom = truth[-40:] >= 128
+    cols = np.flatnonzero(bottom.any(axis=0))
+    between = ~bottom[:, cols[0]:cols[-1] + 1]
+    assert between.sum() > 1000 and (alpha[-40:, cols[0]:cols[-1] + 1][between] >= 0.5).mean() < 0.05
 
 
 def test_a_frame_filling_product_cut_out_as_a_sliver_is_held_for_what_it_missed(side_lit_bulbs, hard_cases,

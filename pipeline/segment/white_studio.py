@@ -102,6 +102,7 @@ _WEAVE_BANDS = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))  # patches t
 _WEAVE_CLEAR = cv2.getStructuringElement(cv2.MORPH_RECT, (25, 25))  # ...and so is the texture this near a solid part
 _HULL_OPEN = 0.5      # an area the hull closes is open sweep when the hull's side is over this share of its rim
 _RUN_IN = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))  # a flat lit patch this wide in a filled area is sweep running in
+_RUN_IN_FLANK = 12    # ...as is one that meets the frame with the product this close on both sides along it
 _MIN_SHADED = 50      # pixels: an area with fewer away from its rim shows too little to call it shaded
 _SHADING = 0.05       # lightness change per working pixel (smoothed) of a shaded surface; the fitted sweep is flatter
 _SPILL_LIGHT = 0.8    # spilled light dims the sweep little: lighter than this share of its lightness
@@ -758,21 +759,26 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     if not fill.any():
         return whole
     filled = fill[labels]
-    filled &= ~_sweep_run_in(filled, wide, shaded, seen.lit)
+    filled &= ~_sweep_run_in(filled, wide, shaded, seen.lit,
+                             [side for side, is_frame in _box_sides(box, whole.shape) if is_frame])
     bridge = (wide > mask) & (cv2.dilate(filled.view(np.uint8), _OUTLINE_GAP) > 0)
     out = whole.copy()
     out[box] |= (filled | bridge).view(np.uint8)
     return out
 
 
-def _sweep_run_in(filled: np.ndarray, wide: np.ndarray, shaded: np.ndarray, lit: np.ndarray) -> np.ndarray:
+def _sweep_run_in(filled: np.ndarray, wide: np.ndarray, shaded: np.ndarray, lit: np.ndarray,
+                  frame_sides: list) -> np.ndarray:
     """bool: the parts of the ``filled`` areas that are the sweep running in
     from outside them: patches that are flat (not ``shaded``) and ``lit``,
     at least ``_RUN_IN`` wide, that touch the open sweep beyond (across the
-    hull's straight side, or an area left open), with their rim. A gap in an
-    outline joins such a patch to the product's inside (the wedge between a
-    white bulb's chamfer and its pins), and the hull closes the sweep between
-    a plush's ears."""
+    hull's straight side, or an area left open), or that meet the frame's
+    edge (``frame_sides``, indices into the box) between two parts of the
+    product that run out of it (the sweep between a bulb's pins), with their
+    rim. A gap in an outline joins such a patch to the product's inside (the
+    wedge between a white bulb's chamfer and its pins), and the hull closes
+    the sweep between a plush's ears. A white face's own flat, lit stretch
+    (a cylinder's highlight) meets the frame between its shaded parts."""
     flat = cv2.morphologyEx((filled & ~shaded & (lit > 0)).view(np.uint8), cv2.MORPH_OPEN, _RUN_IN)
     if not flat.any():
         return np.zeros(filled.shape, bool)
@@ -780,8 +786,19 @@ def _sweep_run_in(filled: np.ndarray, wide: np.ndarray, shaded: np.ndarray, lit:
     outside = cv2.dilate(((wide == 0) & ~filled).view(np.uint8), _CROSS) > 0
     runs_in = np.zeros(n, bool)
     runs_in[patches[outside & (flat > 0)]] = True
+    product = (wide > 0) & ~filled
+    for side in frame_sides:
+        runs_in[_between_parts(patches[side], product[side], _RUN_IN_FLANK)] = True
     runs_in[0] = False
     return cv2.dilate(runs_in[patches].view(np.uint8), _RUN_IN) > 0
+
+
+def _between_parts(labels: np.ndarray, product: np.ndarray, reach: int) -> list[int]:
+    """The labels along a line (a frame edge) whose runs have ``product``
+    within ``reach`` pixels on both sides."""
+    change = np.flatnonzero(np.diff(labels)) + 1
+    return [int(labels[a]) for a, b in zip(np.r_[0, change], np.r_[change, len(labels)])
+            if labels[a] and product[max(a - reach, 0):a].any() and product[b:b + reach].any()]
 
 
 def _box_sides(box: tuple[slice, slice], shape: tuple[int, ...]):

@@ -440,7 +440,7 @@ def _faint_lines(line: np.ndarray, near: np.ndarray) -> np.ndarray:
         return line & near
     long = np.bincount(labels[line], minlength=n) >= _FAINT_LINE * max(line.shape)
     frame = np.zeros(n, bool)
-    frame[np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])] = True
+    frame[_on_border(labels)] = True
     long &= frame
     long[0] = False
     return line & (near | long[labels])
@@ -744,9 +744,10 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     far = cv2.erode(found.view(np.uint8), _OUTLINE_GAP) > 0
     n, labels = cv2.connectedComponents(found.view(np.uint8), connectivity=4)
     fill = np.zeros(n, bool)
+    frame_sides = [side for side, is_frame in _box_sides(box, whole.shape) if is_frame]
     at_frame = np.zeros(labels.shape, bool)
-    for side, is_frame in _box_sides(box, whole.shape):
-        at_frame[side] = is_frame
+    for side in frame_sides:
+        at_frame[side] = True
     for k in range(1, n):
         inside = labels == k
         deep = far & inside
@@ -759,8 +760,7 @@ def close_outlines(mask: np.ndarray, seen: Judgement, p: WhiteStudioParams, min_
     if not fill.any():
         return whole
     filled = fill[labels]
-    filled &= ~_sweep_run_in(filled, wide, shaded, seen.lit,
-                             [side for side, is_frame in _box_sides(box, whole.shape) if is_frame])
+    filled &= ~_sweep_run_in(filled, wide, shaded, seen.lit, frame_sides)
     bridge = (wide > mask) & (cv2.dilate(filled.view(np.uint8), _OUTLINE_GAP) > 0)
     out = whole.copy()
     out[box] |= (filled | bridge).view(np.uint8)
